@@ -1,0 +1,1 @@
+//! Cryptographic primitives (filled by the crypto work).

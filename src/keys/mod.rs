@@ -1,0 +1,1 @@
+//! Keys: ceremony, recovery bundle, escrow, unlock.

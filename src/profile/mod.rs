@@ -1,0 +1,1 @@
+//! Vault profiles (filled by the profile work).

@@ -1,0 +1,1 @@
+//! Repository engine (filled by the repository work).
