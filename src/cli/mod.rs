@@ -1,6 +1,16 @@
 //! The command-line interface: argument parsing and one module per command.
 //! This is the only layer that prints to the terminal or uses `anyhow`.
 
+mod approvals;
+mod common;
+mod demo;
+mod escrow;
+mod init;
+mod profile_cmd;
+mod prompt;
+mod rekey;
+mod unlock_test;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -13,7 +23,22 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Run the demo on the embedded demo profile (ceremony + unlock rehearsal).
+    Demo(demo::DemoArgs),
+    /// Key ceremony: create the vault key pair and the executives' shares.
+    Init(init::InitArgs),
+    /// Rehearse an unlock with the named executives; the key is discarded.
+    UnlockTest(unlock_test::UnlockTestArgs),
+    /// Change the executive set or threshold (needs the current quorum).
+    Rekey(rekey::RekeyArgs),
+    /// Escrow copies of the recovery bundle.
+    #[command(subcommand)]
+    Escrow(escrow::EscrowCommand),
+    /// Vault profiles.
+    #[command(subcommand)]
+    Profile(profile_cmd::ProfileCommand),
+}
 
 /// Parse arguments, run the command, map any error to one stderr line and exit 1.
 pub fn main() -> ExitCode {
@@ -28,7 +53,14 @@ pub fn main() -> ExitCode {
 }
 
 fn run(command: Command) -> anyhow::Result<()> {
-    match command {}
+    match command {
+        Command::Demo(args) => demo::run(args),
+        Command::Init(args) => init::run(args),
+        Command::UnlockTest(args) => unlock_test::run(args),
+        Command::Rekey(args) => rekey::run(args),
+        Command::Escrow(cmd) => escrow::run(cmd),
+        Command::Profile(cmd) => profile_cmd::run(cmd),
+    }
 }
 
 /// Joins an error chain into one line: "outer: cause: root cause".
