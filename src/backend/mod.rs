@@ -157,7 +157,15 @@ mod tests {
     fn names_are_relative_and_plain() {
         assert!(validate_name("data/ab/ab12").is_ok());
         assert!(validate_name("keys/recovery").is_ok());
-        for bad in ["", "/etc/passwd", "data//x", "../x", "data/.tmp", "a b", "x/"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "data//x",
+            "../x",
+            "data/.tmp",
+            "a b",
+            "x/",
+        ] {
             assert!(validate_name(bad).is_err(), "{bad:?} accepted");
         }
     }
