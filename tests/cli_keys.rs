@@ -34,7 +34,12 @@ fn run(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run bcpvault");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    // A command that refuses before reading its passwords closes stdin early; that
+    // broken pipe is the command's business, judged by its exit status below.
+    match child.stdin.take().unwrap().write_all(stdin.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other.unwrap(),
+    }
     child.wait_with_output().unwrap()
 }
 
@@ -51,13 +56,20 @@ fn ok(args: &[&str], stdin: &str) -> String {
 /// Runs a command that must fail; returns its single stderr line.
 fn fails(args: &[&str], stdin: &str) -> String {
     let out = run(args, stdin);
-    assert!(!out.status.success(), "bcpvault {args:?} unexpectedly succeeded");
+    assert!(
+        !out.status.success(),
+        "bcpvault {args:?} unexpectedly succeeded"
+    );
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.lines().count(), 1, "error must be one line: {err:?}");
     err.trim_end().to_string()
 }
 
-const PW: [&str; 3] = ["alice: correct horse 1", "bob: battery staple 22", "carol: tr0ub4dor&3 xx"];
+const PW: [&str; 3] = [
+    "first: correct horse 1",
+    "second: battery staple 22",
+    "third: tr0ub4dor&3 xx",
+];
 
 fn init(dir: &Path, name: &str) -> PathBuf {
     let p = profile(dir, name);
@@ -79,7 +91,10 @@ fn init(dir: &Path, name: &str) -> PathBuf {
         ],
         &format!("{}\n{}\n{}\n", PW[0], PW[1], PW[2]),
     );
-    assert!(out.contains("unlock needs 2 of 3 executives: alice, bob, carol"), "{out}");
+    assert!(
+        out.contains("unlock needs 2 of 3 executives: alice, bob, carol"),
+        "{out}"
+    );
     p
 }
 
@@ -105,7 +120,15 @@ fn ceremony_then_unlock_test_with_two_of_three() {
     let dir = TempDir::new().unwrap();
     let p = init(dir.path(), "soumu");
     let out = ok(
-        &["unlock-test", p.to_str().unwrap(), "--executive", "carol", "--executive", "alice", "--password-stdin"],
+        &[
+            "unlock-test",
+            p.to_str().unwrap(),
+            "--executive",
+            "carol",
+            "--executive",
+            "alice",
+            "--password-stdin",
+        ],
         &format!("{}\n{}\n", PW[2], PW[0]),
     );
     assert!(out.starts_with("unlock OK: carol, alice approved"), "{out}");
@@ -119,7 +142,15 @@ fn wrong_password_fails_with_one_line_naming_the_executive() {
     let dir = TempDir::new().unwrap();
     let p = init(dir.path(), "soumu");
     let err = fails(
-        &["unlock-test", p.to_str().unwrap(), "--executive", "alice", "--executive", "bob", "--password-stdin"],
+        &[
+            "unlock-test",
+            p.to_str().unwrap(),
+            "--executive",
+            "alice",
+            "--executive",
+            "bob",
+            "--password-stdin",
+        ],
         &format!("{}\nnot bob's password at all\n", PW[0]),
     );
     assert_eq!(err, "bcpvault: wrong password for executive bob");
@@ -129,7 +160,16 @@ fn wrong_password_fails_with_one_line_naming_the_executive() {
 fn too_few_executives_fail_before_any_prompt() {
     let dir = TempDir::new().unwrap();
     let p = init(dir.path(), "soumu");
-    let err = fails(&["unlock-test", p.to_str().unwrap(), "--executive", "alice", "--password-stdin"], "");
+    let err = fails(
+        &[
+            "unlock-test",
+            p.to_str().unwrap(),
+            "--executive",
+            "alice",
+            "--password-stdin",
+        ],
+        "",
+    );
     assert_eq!(
         err,
         "bcpvault: vault soumu needs 2 executive approval(s), 1 named: add --executive NAME (executives: alice, bob, carol)"
@@ -142,10 +182,21 @@ fn second_init_is_refused_and_leaves_the_vault_untouched() {
     let p = init(dir.path(), "soumu");
     let before = all_files(&dir.path().join("soumu-store"));
     let err = fails(
-        &["init", p.to_str().unwrap(), "--executive", "zed", "--threshold", "1", "--password-stdin"],
+        &[
+            "init",
+            p.to_str().unwrap(),
+            "--executive",
+            "zed",
+            "--threshold",
+            "1",
+            "--password-stdin",
+        ],
         "a new password here\n",
     );
-    assert!(err.ends_with("already holds a vault (init never overwrites an existing vault)"), "{err}");
+    assert!(
+        err.ends_with("already holds a vault (init never overwrites an existing vault)"),
+        "{err}"
+    );
     assert_eq!(all_files(&dir.path().join("soumu-store")), before);
 }
 
@@ -154,7 +205,15 @@ fn short_password_is_refused_and_nothing_is_written() {
     let dir = TempDir::new().unwrap();
     let p = profile(dir.path(), "soumu");
     let err = fails(
-        &["init", p.to_str().unwrap(), "--executive", "alice", "--executive", "bob", "--password-stdin"],
+        &[
+            "init",
+            p.to_str().unwrap(),
+            "--executive",
+            "alice",
+            "--executive",
+            "bob",
+            "--password-stdin",
+        ],
         "long enough password\nshort\n",
     );
     assert_eq!(
@@ -169,7 +228,15 @@ fn missing_password_line_is_a_clear_error() {
     let dir = TempDir::new().unwrap();
     let p = profile(dir.path(), "soumu");
     let err = fails(
-        &["init", p.to_str().unwrap(), "--executive", "alice", "--executive", "bob", "--password-stdin"],
+        &[
+            "init",
+            p.to_str().unwrap(),
+            "--executive",
+            "alice",
+            "--executive",
+            "bob",
+            "--password-stdin",
+        ],
         "only one password line\n",
     );
     assert_eq!(
@@ -198,23 +265,53 @@ fn rekey_then_escrow_import_on_a_fresh_machine() {
             "2",
             "--password-stdin",
         ],
-        &format!("{}\n{}\nbob's brand new password\ndave: secret words 99\n", PW[0], PW[1]),
+        &format!(
+            "{}\n{}\nthe brand new password\nfourth: secret words 99\n",
+            PW[0], PW[1]
+        ),
     );
     assert!(out.contains("generation 1 -> 2"), "{out}");
     // A fresh machine: new profile with the same vault name, empty store; type the paper copy back.
     let fresh = TempDir::new().unwrap();
     let p2 = profile(fresh.path(), "soumu");
     let paper = dir.path().join("soumu-store/escrow/soumu-recovery-g2.txt");
-    let out = ok(&["escrow", "import", p2.to_str().unwrap(), paper.to_str().unwrap()], "");
-    assert!(out.starts_with("installed recovery bundle of vault soumu"), "{out}");
     let out = ok(
-        &["unlock-test", p2.to_str().unwrap(), "--executive", "dave", "--executive", "bob", "--password-stdin"],
-        "dave: secret words 99\nbob's brand new password\n",
+        &[
+            "escrow",
+            "import",
+            p2.to_str().unwrap(),
+            paper.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(
+        out.starts_with("installed recovery bundle of vault soumu"),
+        "{out}"
+    );
+    let out = ok(
+        &[
+            "unlock-test",
+            p2.to_str().unwrap(),
+            "--executive",
+            "dave",
+            "--executive",
+            "bob",
+            "--password-stdin",
+        ],
+        "fourth: secret words 99\nthe brand new password\n",
     );
     assert!(out.starts_with("unlock OK"), "{out}");
     // Old passwords no longer count in the new generation.
     let err = fails(
-        &["unlock-test", p2.to_str().unwrap(), "--executive", "bob", "--executive", "alice", "--password-stdin"],
+        &[
+            "unlock-test",
+            p2.to_str().unwrap(),
+            "--executive",
+            "bob",
+            "--executive",
+            "alice",
+            "--password-stdin",
+        ],
         &format!("{}\n{}\n", PW[1], PW[0]),
     );
     assert_eq!(err, "bcpvault: wrong password for executive bob");
@@ -235,7 +332,15 @@ fn escrow_import_names_a_typo_and_installs_nothing() {
     std::fs::write(&typed, lines.join("\n")).unwrap();
     let fresh = TempDir::new().unwrap();
     let p2 = profile(fresh.path(), "soumu");
-    let err = fails(&["escrow", "import", p2.to_str().unwrap(), typed.to_str().unwrap()], "");
+    let err = fails(
+        &[
+            "escrow",
+            "import",
+            p2.to_str().unwrap(),
+            typed.to_str().unwrap(),
+        ],
+        "",
+    );
     assert_eq!(
         err,
         format!(
@@ -257,16 +362,27 @@ fn the_admin_ends_the_ceremony_with_nothing_that_decrypts() {
     let dir = TempDir::new().unwrap();
     let p = init(dir.path(), "soumu");
     let files = all_files(dir.path());
-    let files: BTreeMap<PathBuf, Vec<u8>> = files.into_iter().filter(|(path, _)| path != &p).collect();
-    assert!(files.len() >= 4, "ceremony wrote {:?}", files.keys().collect::<Vec<_>>());
+    let files: BTreeMap<PathBuf, Vec<u8>> =
+        files.into_iter().filter(|(path, _)| path != &p).collect();
+    assert!(
+        files.len() >= 4,
+        "ceremony wrote {:?}",
+        files.keys().collect::<Vec<_>>()
+    );
 
     let store = dir.path().join("soumu-store");
     let bundle = KeyFiles::new(&store).load_bundle().unwrap();
     let private_der = Unlocker::unlock(
         bundle.clone(),
         &[
-            Approval { name: "alice".into(), password: Password::new(PW[0].into()) },
-            Approval { name: "bob".into(), password: Password::new(PW[1].into()) },
+            Approval {
+                name: "alice".into(),
+                password: Password::new(PW[0].into()),
+            },
+            Approval {
+                name: "bob".into(),
+                password: Password::new(PW[1].into()),
+            },
         ],
     )
     .unwrap()
@@ -274,18 +390,38 @@ fn the_admin_ends_the_ceremony_with_nothing_that_decrypts() {
     .to_pkcs8_der();
     let der = private_der.expose();
 
-    let aad = [b"bcpvault/v1/recovery-secret".as_slice(), &bundle.vault_id, &bundle.generation.to_be_bytes()].concat();
+    let aad = [
+        b"bcpvault/v1/recovery-secret".as_slice(),
+        &bundle.vault_id,
+        &bundle.generation.to_be_bytes(),
+    ]
+    .concat();
     let nonce: [u8; 12] = bundle.sealed_secret[..12].try_into().unwrap();
     let sealed = &bundle.sealed_secret[12..];
     for (path, bytes) in &files {
         for pw in PW {
-            assert!(!contains(bytes, pw.as_bytes()), "{} holds a password", path.display());
+            assert!(
+                !contains(bytes, pw.as_bytes()),
+                "{} holds a password",
+                path.display()
+            );
         }
-        for window in der.chunks(16).filter(|c| c.len() == 16) {
-            assert!(!contains(bytes, window), "{} holds private key bytes", path.display());
+        // The PKCS#8 DER also carries the public modulus and exponent, which the
+        // bundle holds in the clear by design; only windows absent from it are secret.
+        for window in der
+            .chunks(16)
+            .filter(|c| c.len() == 16 && !contains(&bundle.public_key_der, c))
+        {
+            assert!(
+                !contains(bytes, window),
+                "{} holds private key bytes",
+                path.display()
+            );
         }
         for start in 0..bytes.len().saturating_sub(31) {
-            let key = bcpvault::crypto::SecretKey32::from_bytes(bytes[start..start + 32].try_into().unwrap());
+            let key = bcpvault::crypto::SecretKey32::from_bytes(
+                bytes[start..start + 32].try_into().unwrap(),
+            );
             assert!(
                 aead::open(&key, &nonce, &aad, sealed).is_err(),
                 "{} byte {start}: a stored 32-byte window opens the private key",
@@ -298,14 +434,22 @@ fn the_admin_ends_the_ceremony_with_nothing_that_decrypts() {
         let err = Unlocker::unlock(
             bundle.clone(),
             &[
-                Approval { name: "alice".into(), password: Password::new(guess.into()) },
-                Approval { name: "bob".into(), password: Password::new(guess.into()) },
+                Approval {
+                    name: "alice".into(),
+                    password: Password::new(guess.into()),
+                },
+                Approval {
+                    name: "bob".into(),
+                    password: Password::new(guess.into()),
+                },
             ],
         )
         .unwrap_err();
         assert!(matches!(err, KeysError::WrongPassword { .. }), "{err}");
     }
-    let parsed = RecoveryBundle::from_bytes(&std::fs::read(store.join("keys/recovery")).unwrap(), "x").unwrap();
+    let parsed =
+        RecoveryBundle::from_bytes(&std::fs::read(store.join("keys/recovery")).unwrap(), "x")
+            .unwrap();
     assert_eq!(parsed, bundle);
 }
 

@@ -2,7 +2,8 @@
 
 use bcpvault::crypto::{KdfParams, Password};
 use bcpvault::keys::{
-    Approval, Ceremony, EscrowText, Executive, KeyFiles, KeysError, Rekey, RecoveryBundle, Unlocker, open_share,
+    Approval, Ceremony, EscrowText, Executive, KeyFiles, KeysError, RecoveryBundle, Rekey,
+    Unlocker, open_share,
 };
 use tempfile::TempDir;
 
@@ -16,7 +17,13 @@ fn cheap_kdf() -> KdfParams {
 }
 
 fn password_of(name: &str) -> String {
-    format!("pw of {}!-long-enough", name.to_uppercase().chars().rev().collect::<String>())
+    // Each letter shifted by one, so the password never contains the name (the
+    // policy refuses that) yet differs per executive.
+    let shifted: String = name
+        .chars()
+        .map(|c| char::from_u32(c as u32 + 1).unwrap())
+        .collect();
+    format!("pw of {shifted}!-long-enough")
 }
 
 fn executives(names: &[&str]) -> Vec<Executive> {
@@ -39,7 +46,12 @@ fn approvals(names: &[&str]) -> Vec<Approval> {
         .collect()
 }
 
-fn ceremony(dir: &TempDir, vault: &str, names: &[&str], threshold: u8) -> (KeyFiles, RecoveryBundle) {
+fn ceremony(
+    dir: &TempDir,
+    vault: &str,
+    names: &[&str],
+    threshold: u8,
+) -> (KeyFiles, RecoveryBundle) {
     let files = KeyFiles::new(&dir.path().join(vault));
     let outcome = Ceremony {
         vault_name: vault.to_string(),
@@ -83,7 +95,10 @@ fn two_of_three_unlocks_with_every_pair_and_yields_the_same_key() {
     for pair in subsets(&names, 2) {
         let unlocked = Unlocker::unlock(bundle.clone(), &approvals(&pair)).expect("pair unlocks");
         assert_eq!(unlocked.fingerprint, bundle.fingerprint());
-        assert_eq!(unlocked.writer.dedup_key.expose(), writer.dedup_key.expose());
+        assert_eq!(
+            unlocked.writer.dedup_key.expose(),
+            writer.dedup_key.expose()
+        );
         ders.push(unlocked.private_key.to_pkcs8_der().expose().to_vec());
     }
     assert!(ders.windows(2).all(|w| w[0] == w[1]));
@@ -100,7 +115,14 @@ fn three_of_five_unlocks_with_any_three_not_two() {
     for pair in subsets(&names, 2) {
         let err = Unlocker::unlock(bundle.clone(), &approvals(&pair)).unwrap_err();
         assert!(
-            matches!(err, KeysError::NotEnoughApprovals { have: 2, need: 3, missing: 1 }),
+            matches!(
+                err,
+                KeysError::NotEnoughApprovals {
+                    have: 2,
+                    need: 3,
+                    missing: 1
+                }
+            ),
             "{err}"
         );
     }
@@ -112,7 +134,14 @@ fn one_of_one_is_allowed_for_small_firms() {
     let (_, bundle) = ceremony(&dir, "small", &["owner"], 1);
     Unlocker::unlock(bundle.clone(), &approvals(&["owner"])).expect("1 of 1");
     let err = Unlocker::unlock(bundle, &[]).unwrap_err();
-    assert!(matches!(err, KeysError::NotEnoughApprovals { have: 0, need: 1, .. }));
+    assert!(matches!(
+        err,
+        KeysError::NotEnoughApprovals {
+            have: 0,
+            need: 1,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -127,9 +156,16 @@ fn wrong_password_is_named_and_reveals_nothing() {
             password: Password::new("definitely not bob's pw".into()),
         })
         .unwrap_err();
-    assert!(matches!(&err, KeysError::WrongPassword { name } if name == "bob"), "{err}");
+    assert!(
+        matches!(&err, KeysError::WrongPassword { name } if name == "bob"),
+        "{err}"
+    );
     assert_eq!(err.to_string(), "wrong password for executive bob");
-    assert_eq!(unlocker.progress().have, 1, "a failed approval must not count");
+    assert_eq!(
+        unlocker.progress().have,
+        1,
+        "a failed approval must not count"
+    );
 }
 
 #[test]
@@ -137,12 +173,19 @@ fn duplicate_approval_counts_once() {
     let dir = TempDir::new().unwrap();
     let (_, bundle) = ceremony(&dir, "soumu", &["alice", "bob", "carol"], 2);
     let err = Unlocker::unlock(bundle.clone(), &approvals(&["alice", "alice"])).unwrap_err();
-    assert!(matches!(&err, KeysError::DuplicateApproval { name } if name == "alice"), "{err}");
+    assert!(
+        matches!(&err, KeysError::DuplicateApproval { name } if name == "alice"),
+        "{err}"
+    );
     // Also when the duplicate arrives as an already opened share.
     let mut unlocker = Unlocker::new(bundle.clone());
     let pw = Password::new(password_of("alice"));
-    unlocker.add(open_share(&bundle, "alice", &pw).unwrap()).unwrap();
-    let err = unlocker.add(open_share(&bundle, "alice", &pw).unwrap()).unwrap_err();
+    unlocker
+        .add(open_share(&bundle, "alice", &pw).unwrap())
+        .unwrap();
+    let err = unlocker
+        .add(open_share(&bundle, "alice", &pw).unwrap())
+        .unwrap_err();
     assert!(matches!(err, KeysError::DuplicateApproval { .. }));
 }
 
@@ -158,7 +201,10 @@ fn share_from_another_vault_is_refused() {
         .unwrap();
     let foreign = open_share(&theirs, "bob", &Password::new(password_of("bob"))).unwrap();
     let err = unlocker.add(foreign).unwrap_err();
-    assert!(matches!(&err, KeysError::ForeignShare { name, .. } if name == "bob"), "{err}");
+    assert!(
+        matches!(&err, KeysError::ForeignShare { name, .. } if name == "bob"),
+        "{err}"
+    );
     assert_eq!(unlocker.progress().have, 1);
 }
 
@@ -232,10 +278,16 @@ fn ceremony_refuses_bad_quorums_and_weak_passwords_before_writing() {
         run(executives(&["Alice"]), 1, 2048),
         "executive name \"Alice\": expected 1-32 characters of a-z, 0-9, '.', '_' or '-'"
     );
-    assert_eq!(run(executives(&["a"]), 1, 1024), "key size 1024 bits: expected 2048, 3072 or 4096");
+    assert_eq!(
+        run(executives(&["a"]), 1, 1024),
+        "key size 1024 bits: expected 2048, 3072 or 4096"
+    );
     let many: Vec<String> = (0..21).map(|i| format!("e{i}")).collect();
     let many: Vec<&str> = many.iter().map(String::as_str).collect();
-    assert_eq!(run(executives(&many), 2, 2048), "21 executives given: at most 20 are supported");
+    assert_eq!(
+        run(executives(&many), 2, 2048),
+        "21 executives given: at most 20 are supported"
+    );
     let short = vec![Executive {
         name: "alice".into(),
         password: Password::new("short pw".into()),
@@ -244,7 +296,10 @@ fn ceremony_refuses_bad_quorums_and_weak_passwords_before_writing() {
         run(short, 1, 2048),
         "password for executive alice: too short (8 characters; at least 12 required)"
     );
-    assert!(!files.dir().exists(), "nothing may be written for refused input");
+    assert!(
+        !files.dir().exists(),
+        "nothing may be written for refused input"
+    );
 }
 
 #[test]
@@ -268,7 +323,10 @@ fn rekey_changes_the_quorum_and_old_shares_stop_counting() {
     assert_eq!(outcome.old_generation, 1);
     let new = files.load_bundle().unwrap();
     assert_eq!(new.generation, 2);
-    assert_eq!(new.public_key_der, old.public_key_der, "data stays readable: same key pair");
+    assert_eq!(
+        new.public_key_der, old.public_key_der,
+        "data stays readable: same key pair"
+    );
     let unlocked = Unlocker::unlock(new.clone(), &approvals(&["dave", "erin", "frank"])).unwrap();
     assert_eq!(unlocked.private_key.to_pkcs8_der().expose(), &old_der[..]);
     // alice is no longer an executive of the current bundle.
@@ -278,7 +336,17 @@ fn rekey_changes_the_quorum_and_old_shares_stop_counting() {
     let mut unlocker = Unlocker::new(new);
     let stale = open_share(&old, "bob", &Password::new(password_of("bob"))).unwrap();
     let err = unlocker.add(stale).unwrap_err();
-    assert!(matches!(err, KeysError::StaleShare { share: 1, current: 2, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            KeysError::StaleShare {
+                share: 1,
+                current: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -324,7 +392,10 @@ fn a_bundle_with_a_damaged_sealed_secret_never_yields_a_key() {
         let mut bad = bundle.clone();
         bad.sealed_secret[i] ^= 0x80;
         let err = Unlocker::unlock(bad, &approvals(&["alice", "bob"])).unwrap_err();
-        assert!(matches!(err, KeysError::SharesDoNotCombine), "byte {i}: {err}");
+        assert!(
+            matches!(err, KeysError::SharesDoNotCombine),
+            "byte {i}: {err}"
+        );
     }
 }
 
@@ -333,10 +404,15 @@ fn escrow_text_round_trips_and_names_the_mistyped_line() {
     let dir = TempDir::new().unwrap();
     let (_, bundle) = ceremony(&dir, "soumu", &["alice", "bob", "carol"], 2);
     let text = EscrowText::render(&bundle);
-    assert!(text.lines().all(|l| l.len() <= 100), "printable: lines fit on paper");
+    assert!(
+        text.lines().all(|l| l.len() <= 100),
+        "printable: lines fit on paper"
+    );
     assert_eq!(EscrowText::parse(&text, "paper").unwrap(), bundle);
     // Upper case and extra blank lines are fine when typing it back.
-    let retyped = text.to_uppercase().replace("BCPVAULT RECOVERY BUNDLE V1", "BCPVAULT RECOVERY BUNDLE v1");
+    let retyped = text
+        .to_uppercase()
+        .replace("BCPVAULT RECOVERY BUNDLE V1", "BCPVAULT RECOVERY BUNDLE v1");
     let retyped = retyped.replace("VAULT:", "vault:").replace("END", "\nEND");
     assert_eq!(EscrowText::parse(&retyped, "paper").unwrap(), bundle);
     // A single typo on data line 3 is reported with its line.
@@ -348,7 +424,9 @@ fn escrow_text_round_trips_and_names_the_mistyped_line() {
     let c = target.as_bytes()[pos];
     let replacement = if c == b'0' { '1' } else { '0' };
     target.replace_range(pos..pos + 1, &replacement.to_string());
-    let err = EscrowText::parse(&typo.join("\n"), "paper").unwrap_err().to_string();
+    let err = EscrowText::parse(&typo.join("\n"), "paper")
+        .unwrap_err()
+        .to_string();
     assert!(
         err.starts_with(&format!("paper: line {}: check", first_data + 3)),
         "{err}"
@@ -356,10 +434,18 @@ fn escrow_text_round_trips_and_names_the_mistyped_line() {
     // A missing line is reported too.
     let mut missing = lines.clone();
     missing.remove(first_data + 1);
-    let err = EscrowText::parse(&missing.join("\n"), "paper").unwrap_err().to_string();
-    assert!(err.contains("data line 3 found where line 2 was expected"), "{err}");
+    let err = EscrowText::parse(&missing.join("\n"), "paper")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("data line 3 found where line 2 was expected"),
+        "{err}"
+    );
     // Binary form via parse_any.
-    assert_eq!(EscrowText::parse_any(&bundle.to_bytes(), "bin").unwrap(), bundle);
+    assert_eq!(
+        EscrowText::parse_any(&bundle.to_bytes(), "bin").unwrap(),
+        bundle
+    );
 }
 
 #[test]
@@ -368,8 +454,18 @@ fn secrets_do_not_show_in_debug_output() {
     let (files, bundle) = ceremony(&dir, "soumu", &["alice", "bob"], 2);
     let unlocked = Unlocker::unlock(bundle.clone(), &approvals(&["alice", "bob"])).unwrap();
     let der = unlocked.private_key.to_pkcs8_der();
-    let debug = format!("{unlocked:?} {:?} {:?}", files.load_writer(&bundle).unwrap(), unlocked.private_key);
-    assert!(!debug.contains(&hex::encode(&der.expose()[40..56])), "private key bytes in Debug");
-    assert!(!debug.contains(&hex::encode(unlocked.writer.dedup_key.expose())), "dedup key in Debug");
+    let debug = format!(
+        "{unlocked:?} {:?} {:?}",
+        files.load_writer(&bundle).unwrap(),
+        unlocked.private_key
+    );
+    assert!(
+        !debug.contains(&hex::encode(&der.expose()[40..56])),
+        "private key bytes in Debug"
+    );
+    assert!(
+        !debug.contains(&hex::encode(unlocked.writer.dedup_key.expose())),
+        "dedup key in Debug"
+    );
     assert!(!debug.contains(&format!("{:?}", &unlocked.writer.dedup_key.expose()[..8])));
 }

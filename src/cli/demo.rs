@@ -5,9 +5,9 @@
 use anyhow::Result;
 use clap::Args;
 
+use bcpvault::crypto::Password;
 use bcpvault::keys::{Approval, Ceremony, Executive, KeyFiles, Unlocker, format_fingerprint};
 use bcpvault::profile::Profile;
-use bcpvault::crypto::Password;
 
 use super::common::kdf_params;
 
@@ -26,7 +26,10 @@ pub struct DemoArgs {}
 pub fn run(_args: DemoArgs) -> Result<()> {
     let profile = Profile::demo();
     let files = KeyFiles::new(&profile.store);
-    println!("BCP Vault demo — profile mount-profiles/demo.toml (embedded), store {}", profile.store.display());
+    println!(
+        "BCP Vault demo — profile mount-profiles/demo.toml (embedded), store {}",
+        profile.store.display()
+    );
     if files.exists() {
         println!("1. key ceremony: already done earlier (init never overwrites a vault)");
     } else {
@@ -46,7 +49,10 @@ pub fn run(_args: DemoArgs) -> Result<()> {
             kdf: kdf_params(&profile),
         }
         .run(&files)?;
-        println!("   key fingerprint {}", format_fingerprint(&outcome.fingerprint));
+        println!(
+            "   key fingerprint {}",
+            format_fingerprint(&outcome.fingerprint)
+        );
     }
     let bundle = files.load_bundle()?;
     println!(
@@ -56,7 +62,9 @@ pub fn run(_args: DemoArgs) -> Result<()> {
     println!("3. one approval is not enough:");
     let one = Unlocker::unlock(bundle.clone(), &[approval(0)]);
     match one {
-        Ok(_) => anyhow::bail!("demo vault unlocked with a single approval: the threshold is broken"),
+        Ok(_) => {
+            anyhow::bail!("demo vault unlocked with a single approval: the threshold is broken")
+        }
         Err(e) => println!("   alice alone: {e}"),
     }
     println!("4. alice and carol approve together:");
@@ -66,7 +74,12 @@ pub fn run(_args: DemoArgs) -> Result<()> {
         format_fingerprint(&unlocked.fingerprint)
     );
     drop(unlocked);
-    println!("Try it yourself (demo passwords: {}):", DEMO_EXECUTIVES.map(|(n, p)| format!("{n} = {p:?}")).join(", "));
+    println!(
+        "Try it yourself (demo passwords: {}):",
+        DEMO_EXECUTIVES
+            .map(|(n, p)| format!("{n} = {p:?}"))
+            .join(", ")
+    );
     println!("   bcpvault unlock-test mount-profiles/demo.toml --executive bob --executive carol");
     Ok(())
 }

@@ -40,7 +40,8 @@ pub fn run(cmd: EscrowCommand) -> Result<()> {
     match cmd {
         EscrowCommand::Import(args) => import(args),
         EscrowCommand::Verify(args) => {
-            let bytes = std::fs::read(&args.file).with_context(|| format!("{}: cannot read", args.file.display()))?;
+            let bytes = std::fs::read(&args.file)
+                .with_context(|| format!("{}: cannot read", args.file.display()))?;
             let bundle = EscrowText::parse_any(&bytes, &args.file.display().to_string())?;
             println!(
                 "{}: valid recovery bundle of vault {} generation {}, key {}, {} of {}",
@@ -58,7 +59,8 @@ pub fn run(cmd: EscrowCommand) -> Result<()> {
 
 fn import(args: ImportArgs) -> Result<()> {
     let profile = load_profile(&args.profile)?;
-    let bytes = std::fs::read(&args.file).with_context(|| format!("{}: cannot read", args.file.display()))?;
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("{}: cannot read", args.file.display()))?;
     let bundle = EscrowText::parse_any(&bytes, &args.file.display().to_string())?;
     if bundle.vault_name != profile.name {
         bail!(
@@ -73,7 +75,10 @@ fn import(args: ImportArgs) -> Result<()> {
     if files.exists() {
         let current = files.load_bundle()?;
         if current == bundle {
-            println!("{}: identical bundle already installed", files.bundle_path().display());
+            println!(
+                "{}: identical bundle already installed",
+                files.bundle_path().display()
+            );
             return Ok(());
         }
         bail!(

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 
-use bcpvault::keys::{Ceremony, EscrowText, Executive, KeyFiles, escrow_file_names, format_fingerprint};
+use bcpvault::keys::{
+    Ceremony, EscrowText, Executive, KeyFiles, escrow_file_names, format_fingerprint,
+};
 
 use super::common::{kdf_params, load_profile};
 use super::prompt::PasswordSource;
@@ -55,7 +57,10 @@ pub fn run(args: InitArgs) -> Result<()> {
     for name in [&bin_name, &txt_name] {
         let path = escrow_dir.join(name);
         if path.exists() {
-            anyhow::bail!("{}: already exists; refusing to overwrite an escrow copy", path.display());
+            anyhow::bail!(
+                "{}: already exists; refusing to overwrite an escrow copy",
+                path.display()
+            );
         }
     }
 
@@ -78,8 +83,16 @@ pub fn run(args: InitArgs) -> Result<()> {
     };
     let outcome = ceremony.run(&files)?;
     write_escrow(&escrow_dir, &bin_name, &txt_name, &outcome.bundle)?;
-    println!("Vault {} created in {}", profile.name, profile.store.display());
-    println!("  key: RSA-{} fingerprint {}", args.key_bits, format_fingerprint(&outcome.fingerprint));
+    println!(
+        "Vault {} created in {}",
+        profile.name,
+        profile.store.display()
+    );
+    println!(
+        "  key: RSA-{} fingerprint {}",
+        args.key_bits,
+        format_fingerprint(&outcome.fingerprint)
+    );
     println!(
         "  unlock needs {} of {} executives: {}",
         threshold,
@@ -87,14 +100,24 @@ pub fn run(args: InitArgs) -> Result<()> {
         args.executives.join(", ")
     );
     println!("  recovery bundle: {}", files.bundle_path().display());
-    println!("  escrow copies: {}, {}", escrow_dir.join(&bin_name).display(), escrow_dir.join(&txt_name).display());
+    println!(
+        "  escrow copies: {}, {}",
+        escrow_dir.join(&bin_name).display(),
+        escrow_dir.join(&txt_name).display()
+    );
     println!("Store the escrow copies off site; rehearse with `bcpvault unlock-test`.");
     Ok(())
 }
 
 /// Writes the binary and text escrow copies (never over existing files).
-pub fn write_escrow(dir: &Path, bin: &str, txt: &str, bundle: &bcpvault::keys::RecoveryBundle) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create escrow directory", dir.display()))?;
+pub fn write_escrow(
+    dir: &Path,
+    bin: &str,
+    txt: &str,
+    bundle: &bcpvault::keys::RecoveryBundle,
+) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("{}: cannot create escrow directory", dir.display()))?;
     for (name, bytes) in [
         (bin, bundle.to_bytes()),
         (txt, EscrowText::render(bundle).into_bytes()),
@@ -105,8 +128,10 @@ pub fn write_escrow(dir: &Path, bin: &str, txt: &str, bundle: &bcpvault::keys::R
             .create_new(true)
             .open(&path)
             .with_context(|| format!("{}: cannot create escrow copy", path.display()))?;
-        std::io::Write::write_all(&mut f, &bytes).with_context(|| format!("{}: write failed", path.display()))?;
-        f.sync_all().with_context(|| format!("{}: fsync failed", path.display()))?;
+        std::io::Write::write_all(&mut f, &bytes)
+            .with_context(|| format!("{}: write failed", path.display()))?;
+        f.sync_all()
+            .with_context(|| format!("{}: fsync failed", path.display()))?;
     }
     Ok(())
 }

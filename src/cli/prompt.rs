@@ -41,7 +41,9 @@ impl PasswordSource {
                 let first = tty(&format!("New password for executive {executive}: "))?;
                 let second = tty(&format!("Repeat the password for {executive}: "))?;
                 if first.expose() != second.expose() {
-                    bail!("the two passwords typed for executive {executive} differ; nothing was written");
+                    bail!(
+                        "the two passwords typed for executive {executive} differ; nothing was written"
+                    );
                 }
                 Ok(first)
             }

@@ -63,7 +63,9 @@ pub fn run(args: RekeyArgs) -> Result<()> {
         kdf: kdf_params(&profile),
     }
     .run(&files)?;
-    let dir = args.escrow_dir.unwrap_or_else(|| profile.store.join("escrow"));
+    let dir = args
+        .escrow_dir
+        .unwrap_or_else(|| profile.store.join("escrow"));
     let (bin, txt) = escrow_file_names(&profile.name, outcome.bundle.generation);
     write_escrow(&dir, &bin, &txt, &outcome.bundle)?;
     println!(
@@ -76,6 +78,10 @@ pub fn run(args: RekeyArgs) -> Result<()> {
         args.executives.join(", "),
         current.executive_names().join(", ")
     );
-    println!("new escrow copies: {}, {}", dir.join(bin).display(), dir.join(txt).display());
+    println!(
+        "new escrow copies: {}, {}",
+        dir.join(bin).display(),
+        dir.join(txt).display()
+    );
     Ok(())
 }

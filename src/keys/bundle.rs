@@ -29,7 +29,9 @@ use sha2::{Digest, Sha256};
 
 use super::KeysError;
 use super::writer::WriterSecrets;
-use crate::crypto::{SecretBytes, SecretKey32, VaultPrivateKey, VaultPublicKey, WriterVerifyingKey};
+use crate::crypto::{
+    SecretBytes, SecretKey32, VaultPrivateKey, VaultPublicKey, WriterVerifyingKey,
+};
 
 const MAGIC: &[u8; 6] = b"BCPVRB";
 const VERSION: u8 = 1;
@@ -105,11 +107,20 @@ impl SecretPayload {
 
     fn decode(bytes: &[u8], vault_id: [u8; 16]) -> Result<SecretPayload, KeysError> {
         let bad = || KeysError::SharesDoNotCombine;
-        let len = u16::from_be_bytes(bytes.get(..2).ok_or_else(bad)?.try_into().map_err(|_| bad())?) as usize;
+        let len = u16::from_be_bytes(
+            bytes
+                .get(..2)
+                .ok_or_else(bad)?
+                .try_into()
+                .map_err(|_| bad())?,
+        ) as usize;
         let der = bytes.get(2..2 + len).ok_or_else(bad)?;
         let private_key = VaultPrivateKey::from_pkcs8_der(der).map_err(|_| bad())?;
         let writer = WriterSecrets::decode_secret(bytes.get(2 + len..).ok_or_else(bad)?, vault_id)?;
-        Ok(SecretPayload { private_key, writer })
+        Ok(SecretPayload {
+            private_key,
+            writer,
+        })
     }
 }
 
@@ -154,7 +165,8 @@ impl RecoveryBundle {
     /// Encrypts the payload under the KEK into `sealed_secret`.
     pub(crate) fn seal_secret(&mut self, kek: &SecretKey32, payload: &SecretPayload) {
         let nonce: [u8; 12] = crate::crypto::random_bytes();
-        let ct = crate::crypto::aead::seal(kek, &nonce, &self.secret_aad(), payload.encode().expose());
+        let ct =
+            crate::crypto::aead::seal(kek, &nonce, &self.secret_aad(), payload.encode().expose());
         self.sealed_secret = [&nonce[..], &ct].concat();
     }
 
@@ -164,7 +176,9 @@ impl RecoveryBundle {
             return Err(KeysError::SharesDoNotCombine);
         }
         let (nonce, ct) = self.sealed_secret.split_at(12);
-        let nonce: [u8; 12] = nonce.try_into().map_err(|_| KeysError::SharesDoNotCombine)?;
+        let nonce: [u8; 12] = nonce
+            .try_into()
+            .map_err(|_| KeysError::SharesDoNotCombine)?;
         let plain = crate::crypto::aead::open(kek, &nonce, &self.secret_aad(), ct)
             .map_err(|_| KeysError::SharesDoNotCombine)?;
         SecretPayload::decode(plain.expose(), self.vault_id)
@@ -201,20 +215,27 @@ impl RecoveryBundle {
     pub fn from_bytes(bytes: &[u8], what: &str) -> Result<RecoveryBundle, KeysError> {
         let bad = |problem: String| KeysError::malformed(what, problem);
         if bytes.len() < 32 + MAGIC.len() + 2 {
-            return Err(bad(format!("too short ({} bytes) to be a recovery bundle", bytes.len())));
+            return Err(bad(format!(
+                "too short ({} bytes) to be a recovery bundle",
+                bytes.len()
+            )));
         }
         let (body, sum) = bytes.split_at(bytes.len() - 32);
         if !bytes.starts_with(MAGIC) {
             return Err(bad("not a recovery bundle (magic BCPVRB missing)".into()));
         }
         if Sha256::digest(body).as_slice() != sum {
-            return Err(bad("checksum mismatch: the bundle is damaged or was altered".into()));
+            return Err(bad(
+                "checksum mismatch: the bundle is damaged or was altered".into(),
+            ));
         }
         let mut r = Reader::new(body, what);
         r.take(6)?;
         let version = r.u8()?;
         if version != VERSION {
-            return Err(bad(format!("version {version} is not supported (expected {VERSION})")));
+            return Err(bad(format!(
+                "version {version} is not supported (expected {VERSION})"
+            )));
         }
         r.u8()?;
         let vault_id: [u8; 16] = r.array()?;
@@ -234,13 +255,22 @@ impl RecoveryBundle {
             let index = r.u8()?;
             let len = r.u16()? as usize;
             let sealed = r.take(len)?.to_vec();
-            shares.push(ExecutiveShare { name, index, sealed });
+            shares.push(ExecutiveShare {
+                name,
+                index,
+                sealed,
+            });
         }
         if r.remaining() != 0 {
-            return Err(bad(format!("{} unexpected bytes after the last share", r.remaining())));
+            return Err(bad(format!(
+                "{} unexpected bytes after the last share",
+                r.remaining()
+            )));
         }
         if threshold == 0 || threshold > count {
-            return Err(bad(format!("threshold {threshold} does not fit {count} shares")));
+            return Err(bad(format!(
+                "threshold {threshold} does not fit {count} shares"
+            )));
         }
         Ok(RecoveryBundle {
             vault_id,
@@ -270,7 +300,11 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(bytes: &'a [u8], what: &'a str) -> Self {
-        Reader { bytes, pos: 0, what }
+        Reader {
+            bytes,
+            pos: 0,
+            what,
+        }
     }
 
     pub(crate) fn remaining(&self) -> usize {
@@ -314,7 +348,8 @@ impl<'a> Reader<'a> {
     fn short_string(&mut self) -> Result<String, KeysError> {
         let len = self.u8()? as usize;
         let at = self.pos;
-        String::from_utf8(self.take(len)?.to_vec())
-            .map_err(|_| KeysError::malformed(self.what, format!("invalid UTF-8 name at byte {at}")))
+        String::from_utf8(self.take(len)?.to_vec()).map_err(|_| {
+            KeysError::malformed(self.what, format!("invalid UTF-8 name at byte {at}"))
+        })
     }
 }

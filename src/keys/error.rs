@@ -15,7 +15,9 @@ pub enum KeysError {
         path: PathBuf,
     },
     /// The store holds no vault yet.
-    #[error("{path}: no vault here (run `bcpvault init` first, or `bcpvault escrow import` on a recovery machine)")]
+    #[error(
+        "{path}: no vault here (run `bcpvault init` first, or `bcpvault escrow import` on a recovery machine)"
+    )]
     NoVault {
         /// The missing key directory.
         path: PathBuf,
@@ -70,7 +72,9 @@ pub enum KeysError {
         this: String,
     },
     /// A share from an older or newer bundle generation (after a rekey).
-    #[error("the share of {name} is from key generation {share}, but the vault is at generation {current}")]
+    #[error(
+        "the share of {name} is from key generation {share}, but the vault is at generation {current}"
+    )]
     StaleShare {
         /// Executive whose share it is.
         name: String,

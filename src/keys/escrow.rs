@@ -55,14 +55,20 @@ impl EscrowText {
         out.push_str(&format!("vault: {}\n", bundle.vault_name));
         out.push_str(&format!("vault-id: {}\n", hex::encode(bundle.vault_id)));
         out.push_str(&format!("generation: {}\n", bundle.generation));
-        out.push_str(&format!("fingerprint: {}\n", format_fingerprint(&bundle.fingerprint())));
+        out.push_str(&format!(
+            "fingerprint: {}\n",
+            format_fingerprint(&bundle.fingerprint())
+        ));
         out.push_str(&format!(
             "executives: {} of {}\n",
             bundle.threshold,
             bundle.executive_names().join(", ")
         ));
         out.push_str(&format!("bytes: {}\n", bytes.len()));
-        out.push_str(&format!("sha256: {}\n", hex::encode(Sha256::digest(&bytes))));
+        out.push_str(&format!(
+            "sha256: {}\n",
+            hex::encode(Sha256::digest(&bytes))
+        ));
         for (i, chunk) in bytes.chunks(BYTES_PER_LINE).enumerate() {
             let number = i as u32 + 1;
             let groups: Vec<String> = chunk.chunks(4).map(hex::encode).collect();
@@ -105,14 +111,17 @@ impl EscrowText {
                 let value = value.trim();
                 match key.trim() {
                     "bytes" => {
-                        expected_len = Some(value.parse().map_err(|_| {
-                            err(n, format!("bytes: {value:?} is not a number"))
-                        })?)
+                        expected_len = Some(
+                            value
+                                .parse()
+                                .map_err(|_| err(n, format!("bytes: {value:?} is not a number")))?,
+                        )
                     }
                     "sha256" => {
-                        expected_sum = Some(hex::decode(value).map_err(|_| {
-                            err(n, format!("sha256: {value:?} is not hex"))
-                        })?)
+                        expected_sum = Some(
+                            hex::decode(value)
+                                .map_err(|_| err(n, format!("sha256: {value:?} is not hex")))?,
+                        )
                     }
                     _ => {}
                 }
@@ -120,7 +129,10 @@ impl EscrowText {
             }
             let fields: Vec<&str> = line.split_whitespace().collect();
             if fields.len() < 3 {
-                return Err(err(n, "expected a line number, data groups and a check".into()));
+                return Err(err(
+                    n,
+                    "expected a line number, data groups and a check".into(),
+                ));
             }
             let number: u32 = fields[0]
                 .parse()
@@ -128,7 +140,9 @@ impl EscrowText {
             if number != next_number {
                 return Err(err(
                     n,
-                    format!("data line {number} found where line {next_number} was expected (missing or repeated line)"),
+                    format!(
+                        "data line {number} found where line {next_number} was expected (missing or repeated line)"
+                    ),
                 ));
             }
             let data_hex: String = fields[1..fields.len() - 1].concat();
@@ -145,20 +159,29 @@ impl EscrowText {
             next_number += 1;
         }
         if !ended {
-            return Err(KeysError::malformed(what, "END line missing (text cut short?)"));
+            return Err(KeysError::malformed(
+                what,
+                "END line missing (text cut short?)",
+            ));
         }
         if let Some(len) = expected_len
             && len != bytes.len()
         {
             return Err(KeysError::malformed(
                 what,
-                format!("{} bytes read but the header says {len} (lines missing?)", bytes.len()),
+                format!(
+                    "{} bytes read but the header says {len} (lines missing?)",
+                    bytes.len()
+                ),
             ));
         }
         if let Some(sum) = expected_sum
             && sum.as_slice() != Sha256::digest(&bytes).as_slice()
         {
-            return Err(KeysError::malformed(what, "sha256 of the data does not match the header"));
+            return Err(KeysError::malformed(
+                what,
+                "sha256 of the data does not match the header",
+            ));
         }
         RecoveryBundle::from_bytes(&bytes, what)
     }
@@ -168,8 +191,9 @@ impl EscrowText {
         if bytes.starts_with(b"BCPVRB") {
             return RecoveryBundle::from_bytes(bytes, what);
         }
-        let text = std::str::from_utf8(bytes)
-            .map_err(|_| KeysError::malformed(what, "neither a binary bundle nor UTF-8 escrow text"))?;
+        let text = std::str::from_utf8(bytes).map_err(|_| {
+            KeysError::malformed(what, "neither a binary bundle nor UTF-8 escrow text")
+        })?;
         Self::parse(text, what)
     }
 }

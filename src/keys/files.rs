@@ -111,13 +111,20 @@ impl KeyFiles {
         }
         let parent = self.dir.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(parent).map_err(|e| KeysError::io(parent, e))?;
-        let tmp = parent.join(format!(".keys.tmp-{}", hex::encode(crate::crypto::random_bytes::<6>())));
+        let tmp = parent.join(format!(
+            ".keys.tmp-{}",
+            hex::encode(crate::crypto::random_bytes::<6>())
+        ));
         fs::DirBuilder::new()
             .mode(0o700)
             .create(&tmp)
             .map_err(|e| KeysError::io(&tmp, e))?;
         let result = (|| {
-            write_durable(&tmp.join("writer.secret"), writer.to_file_bytes().expose(), 0o600)?;
+            write_durable(
+                &tmp.join("writer.secret"),
+                writer.to_file_bytes().expose(),
+                0o600,
+            )?;
             write_durable(&tmp.join("recovery"), &bundle.to_bytes(), 0o644)?;
             fsync_dir(&tmp)?;
             fs::rename(&tmp, &self.dir).map_err(|e| KeysError::io(&self.dir, e))?;

@@ -29,9 +29,6 @@ pub use writer::WriterSecrets;
 /// short enough to read aloud during the ceremony.
 pub fn format_fingerprint(fp: &[u8; 32]) -> String {
     let hex = hex::encode(fp);
-    let groups: Vec<&str> = (0..hex.len())
-        .step_by(4)
-        .map(|i| &hex[i..i + 4])
-        .collect();
+    let groups: Vec<&str> = (0..hex.len()).step_by(4).map(|i| &hex[i..i + 4]).collect();
     format!("SHA256:{}", groups.join(" "))
 }

@@ -51,7 +51,11 @@ pub(crate) fn share_plaintext(bundle: &RecoveryBundle, share: &Share) -> SecretB
 }
 
 /// Opens `name`'s share in `bundle` with `password` (runs Argon2id).
-pub fn open_share(bundle: &RecoveryBundle, name: &str, password: &Password) -> Result<OpenedShare, KeysError> {
+pub fn open_share(
+    bundle: &RecoveryBundle,
+    name: &str,
+    password: &Password,
+) -> Result<OpenedShare, KeysError> {
     let entry = bundle
         .shares
         .iter()
@@ -206,7 +210,10 @@ impl Unlocker {
         }
         let shares: Vec<Share> = self.shares.into_iter().map(|s| s.share).collect();
         let kek = crypto::shamir::combine(&shares, self.bundle.threshold)?;
-        let SecretPayload { private_key, writer } = self.bundle.open_secret(&kek)?;
+        let SecretPayload {
+            private_key,
+            writer,
+        } = self.bundle.open_secret(&kek)?;
         if private_key.public_key().to_der() != self.bundle.public_key_der {
             return Err(KeysError::SharesDoNotCombine);
         }
@@ -219,7 +226,10 @@ impl Unlocker {
     }
 
     /// One-shot unlock with all approvals at hand (CLI `unlock-test`, `restore`).
-    pub fn unlock(bundle: RecoveryBundle, approvals: &[Approval]) -> Result<UnlockedVault, KeysError> {
+    pub fn unlock(
+        bundle: RecoveryBundle,
+        approvals: &[Approval],
+    ) -> Result<UnlockedVault, KeysError> {
         let mut unlocker = Unlocker::new(bundle);
         for approval in approvals {
             unlocker.approve(approval)?;

@@ -62,7 +62,10 @@ impl WriterSecrets {
     }
 
     /// Inverse of [`Self::encode_secret`].
-    pub(crate) fn decode_secret(bytes: &[u8], vault_id: [u8; 16]) -> Result<WriterSecrets, KeysError> {
+    pub(crate) fn decode_secret(
+        bytes: &[u8],
+        vault_id: [u8; 16],
+    ) -> Result<WriterSecrets, KeysError> {
         if bytes.len() != SECRET_LEN {
             return Err(KeysError::malformed(
                 "writer secrets",
@@ -71,7 +74,8 @@ impl WriterSecrets {
         }
         let dedup: Zeroizing<[u8; 32]> = Zeroizing::new(bytes[..32].try_into().unwrap_or([0; 32]));
         let seed: [u8; 8] = bytes[32..40].try_into().unwrap_or([0; 8]);
-        let signing: Zeroizing<[u8; 32]> = Zeroizing::new(bytes[40..72].try_into().unwrap_or([0; 32]));
+        let signing: Zeroizing<[u8; 32]> =
+            Zeroizing::new(bytes[40..72].try_into().unwrap_or([0; 32]));
         Ok(WriterSecrets {
             vault_id,
             dedup_key: SecretKey32::from_bytes(&dedup),
@@ -98,12 +102,17 @@ impl WriterSecrets {
         if bytes.len() != expected || !bytes.starts_with(MAGIC) {
             return Err(KeysError::malformed(
                 what,
-                format!("not a writer secret file (expected {expected} bytes starting with BCPVWS)"),
+                format!(
+                    "not a writer secret file (expected {expected} bytes starting with BCPVWS)"
+                ),
             ));
         }
         let (body, sum) = bytes.split_at(bytes.len() - 32);
         if Sha256::digest(body).as_slice() != sum {
-            return Err(KeysError::malformed(what, "checksum mismatch: the file is damaged"));
+            return Err(KeysError::malformed(
+                what,
+                "checksum mismatch: the file is damaged",
+            ));
         }
         let mut r = Reader::new(body, what);
         r.take(8)?;
