@@ -11,6 +11,12 @@
 
 use std::io;
 
+pub mod local;
+pub mod verify;
+
+pub use local::LocalBackend;
+pub use verify::VerifyingBackend;
+
 /// One stored object as seen by `list`/`stat`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
@@ -73,6 +79,48 @@ pub enum BackendError {
         backend: String,
         /// Human-readable reason (host key mismatch, auth refused, timeout…).
         reason: String,
+    },
+    /// A range read reaching past the end of the object: the caller's offsets (from an
+    /// index or pack header) disagree with the stored object.
+    #[error(
+        "object {name} on {backend} is {size} bytes: cannot read {len} bytes at offset {offset}"
+    )]
+    ShortRead {
+        /// Backend description.
+        backend: String,
+        /// Object name.
+        name: String,
+        /// Requested offset.
+        offset: u64,
+        /// Requested length.
+        len: u64,
+        /// Actual size of the object.
+        size: u64,
+    },
+    /// A content-addressed object whose bytes do not hash to its name.
+    #[error(
+        "object {name} on {backend} failed its SHA-256 check (content hashes to {actual}): tampered or damaged"
+    )]
+    Tampered {
+        /// Backend description.
+        backend: String,
+        /// Object name.
+        name: String,
+        /// Lowercase hex SHA-256 of the bytes actually read.
+        actual: String,
+    },
+    /// A write to a content-addressed name whose data hashes to something else. This
+    /// is a writer bug; the object was not written.
+    #[error(
+        "refusing to write {name} to {backend}: the data hashes to {actual}, not to its name (writer bug; nothing written)"
+    )]
+    Misnamed {
+        /// Backend description.
+        backend: String,
+        /// Object name the caller asked for.
+        name: String,
+        /// Lowercase hex SHA-256 of the data.
+        actual: String,
     },
     /// Any other I/O failure.
     #[error("{backend}: {op} {name}: {source}")]

@@ -34,3 +34,12 @@ pub struct ExecutiveArgs {
     #[arg(long)]
     pub password_stdin: bool,
 }
+
+/// Write-pipeline settings from the profile (`[repository]`, `quota`).
+pub fn write_options(profile: &Profile) -> bcpvault::repo::WriteOptions {
+    bcpvault::repo::WriteOptions {
+        compression_level: profile.repository.compression_level,
+        pack_size: profile.repository.pack_size as usize,
+        quota: profile.quota,
+    }
+}

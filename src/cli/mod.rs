@@ -2,14 +2,20 @@
 //! This is the only layer that prints to the terminal or uses `anyhow`.
 
 mod approvals;
+mod backup;
+mod check;
 mod common;
 mod demo;
 mod escrow;
 mod init;
 mod profile_cmd;
+mod progress_bar;
 mod prompt;
 mod rekey;
+mod restore;
+mod snapshots;
 mod unlock_test;
+mod usage;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -35,6 +41,16 @@ enum Command {
     /// Escrow copies of the recovery bundle.
     #[command(subcommand)]
     Escrow(escrow::EscrowCommand),
+    /// Back up folders of the file server into the store (no executive needed).
+    Backup(backup::BackupArgs),
+    /// List snapshots.
+    Snapshots(snapshots::SnapshotsArgs),
+    /// Unlock in memory and restore a snapshot, or one path of it.
+    Restore(restore::RestoreArgs),
+    /// Verify the store (hashes, structure, signatures; --read-data decrypts all).
+    Check(check::CheckArgs),
+    /// Logical and stored size, dedup and compression, quota.
+    Usage(usage::UsageArgs),
     /// Vault profiles.
     #[command(subcommand)]
     Profile(profile_cmd::ProfileCommand),
@@ -60,6 +76,11 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Rekey(args) => rekey::run(args),
         Command::Escrow(cmd) => escrow::run(cmd),
         Command::Profile(cmd) => profile_cmd::run(cmd),
+        Command::Backup(args) => backup::run(args),
+        Command::Snapshots(args) => snapshots::run(args),
+        Command::Restore(args) => restore::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Usage(args) => usage::run(args),
     }
 }
 

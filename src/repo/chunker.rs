@@ -1,0 +1,177 @@
+//! Content-defined chunking (FastCDC 2020) with the vault's secret gear seed.
+//!
+//! The chunker is push-based: callers hand it bytes as they arrive (a file read in
+//! pieces by `backup`, or `write()` calls through the mount) and receive complete
+//! chunks. It holds at most [`MAX_CHUNK`] bytes, so memory stays bounded whatever
+//! the file size. Boundaries depend only on content and seed, so an insertion
+//! shifts at most the chunks around it — that is what makes dedup survive edits.
+
+use fastcdc::v2020::{FastCDC, Normalization};
+
+/// Smallest chunk (except a file's last one): 256 KiB.
+pub const MIN_CHUNK: usize = 256 * 1024;
+/// Target average chunk: 1 MiB.
+pub const AVG_CHUNK: usize = 1024 * 1024;
+/// Largest chunk: 4 MiB.
+pub const MAX_CHUNK: usize = 4 * 1024 * 1024;
+
+/// Splits a byte stream into content-defined chunks.
+pub struct Chunker {
+    seed: u64,
+    buf: Vec<u8>,
+}
+
+impl Chunker {
+    /// A chunker keyed with the vault's gear seed.
+    pub fn new(seed: u64) -> Chunker {
+        Chunker {
+            seed,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Adds `data`; calls `emit` for every chunk that is now complete.
+    pub fn push<E>(
+        &mut self,
+        mut data: &[u8],
+        emit: &mut impl FnMut(Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        while !data.is_empty() {
+            let room = MAX_CHUNK - self.buf.len();
+            let take = room.min(data.len());
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            // A cut is final only once a whole maximal chunk lies ahead of it;
+            // with less buffered, more data could move the cut point.
+            while self.buf.len() >= MAX_CHUNK {
+                let cut = self.cut(&self.buf[..MAX_CHUNK]);
+                self.emit_front(cut, emit)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes what is left as the final chunks (none for an empty stream).
+    pub fn finish<E>(mut self, emit: &mut impl FnMut(Vec<u8>) -> Result<(), E>) -> Result<(), E> {
+        while !self.buf.is_empty() {
+            let window = self.buf.len().min(MAX_CHUNK);
+            let cut = if self.buf.len() <= MIN_CHUNK {
+                self.buf.len()
+            } else {
+                self.cut(&self.buf[..window])
+            };
+            self.emit_front(cut, emit)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes buffered but not yet emitted.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn cut(&self, window: &[u8]) -> usize {
+        let cdc = FastCDC::with_level_and_seed(
+            window,
+            MIN_CHUNK as u32,
+            AVG_CHUNK as u32,
+            MAX_CHUNK as u32,
+            Normalization::Level1,
+            self.seed,
+        );
+        let (_, end) = cdc.cut(0, window.len());
+        end.clamp(1, window.len())
+    }
+
+    fn emit_front<E>(
+        &mut self,
+        cut: usize,
+        emit: &mut impl FnMut(Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let rest = self.buf.split_off(cut);
+        let chunk = std::mem::replace(&mut self.buf, rest);
+        emit(chunk)
+    }
+}
+
+/// Chunks a whole buffer at once (tests and small inputs).
+pub fn chunk_all(seed: u64, data: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut chunker = Chunker::new(seed);
+    let mut emit = |c: Vec<u8>| -> Result<(), ()> {
+        out.push(c);
+        Ok(())
+    };
+    let _ = chunker.push(data, &mut emit);
+    let _ = chunker.finish(&mut emit);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noise(len: usize, mut state: u64) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sizes_respect_the_bounds_and_concatenate_back() {
+        let data = noise(20 * 1024 * 1024, 7);
+        let chunks = chunk_all(42, &data);
+        assert!(chunks.len() > 5, "{} chunks", chunks.len());
+        for c in &chunks[..chunks.len() - 1] {
+            assert!(c.len() >= MIN_CHUNK && c.len() <= MAX_CHUNK, "{}", c.len());
+        }
+        assert_eq!(chunks.concat(), data);
+    }
+
+    #[test]
+    fn piecewise_pushes_give_the_same_chunks() {
+        let data = noise(9 * 1024 * 1024 + 17, 3);
+        let whole = chunk_all(5, &data);
+        let mut pieces = Vec::new();
+        let mut chunker = Chunker::new(5);
+        let mut emit = |c: Vec<u8>| -> Result<(), ()> {
+            pieces.push(c);
+            Ok(())
+        };
+        for part in data.chunks(100_003) {
+            chunker.push(part, &mut emit).unwrap();
+        }
+        chunker.finish(&mut emit).unwrap();
+        assert_eq!(pieces, whole);
+    }
+
+    #[test]
+    fn small_and_empty_inputs() {
+        assert!(chunk_all(1, b"").is_empty());
+        assert_eq!(chunk_all(1, b"tiny"), vec![b"tiny".to_vec()]);
+    }
+
+    #[test]
+    fn the_seed_moves_boundaries() {
+        let data = noise(16 * 1024 * 1024, 9);
+        let a: Vec<usize> = chunk_all(1, &data).iter().map(Vec::len).collect();
+        let b: Vec<usize> = chunk_all(2, &data).iter().map(Vec::len).collect();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn an_insertion_changes_few_chunks() {
+        let data = noise(16 * 1024 * 1024, 11);
+        let mut edited = data.clone();
+        edited.splice(8_000_000..8_000_000, b"inserted".iter().copied());
+        let a = chunk_all(3, &data);
+        let b = chunk_all(3, &edited);
+        let shared = b.iter().filter(|c| a.contains(c)).count();
+        assert!(shared + 3 >= b.len(), "{shared} of {} shared", b.len());
+    }
+}

@@ -1,0 +1,265 @@
+//! The write pipeline: keeps both cores busy while memory stays bounded.
+//!
+//! ```text
+//! caller thread ── chunk + HMAC + dedup ──▶ [jobs, 4] ──▶ workers: zstd ──▶
+//!   [blobs, 4] ──▶ packer: AES-GCM into a pack ──▶ [packs, 1] ──▶ writer:
+//!   quota check, publish, index (fsync)
+//! ```
+//! Channels are bounded, so at most a few chunks (≤ 4 MiB each) and two packs are
+//! in flight whatever the input size. The caller decides dedup before sending, so
+//! a chunk repeated within one run is packed once.
+
+use std::collections::HashSet;
+use std::io::Read;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+use super::blob::{PreparedBlob, prepare};
+use super::chunker::Chunker;
+use super::error::{RepoError, RepoResult};
+use super::id::{BlobId, BlobKind, ObjectId};
+use super::index::IndexMap;
+use super::pack::{FinishedPack, PackBuilder, PackEntry};
+use super::progress::Progress;
+use super::repository::Repository;
+use super::tree::Tree;
+
+/// Tuning of one write run.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    /// zstd level (profile `repository.compression_level`, default 3).
+    pub compression_level: i32,
+    /// Pack target size (profile `repository.pack_size`, default 16 MiB).
+    pub pack_size: usize,
+    /// Quota on stored bytes (profile `quota`), if any.
+    pub quota: Option<u64>,
+}
+
+/// What a write run stored.
+#[derive(Debug, Clone, Default)]
+pub struct WriteStats {
+    /// Blobs newly stored.
+    pub new_blobs: u64,
+    /// Plaintext bytes of the new blobs.
+    pub new_bytes: u64,
+    /// Blobs found already stored.
+    pub reused_blobs: u64,
+    /// Bytes of the packs written.
+    pub stored_bytes: u64,
+    /// Packs written, with their blob tables (for the index copy).
+    pub packs: IndexMap,
+}
+
+struct Job {
+    kind: BlobKind,
+    id: BlobId,
+    plain: Vec<u8>,
+}
+
+/// Hands blobs to the pipeline; dedups against the store and this run.
+pub struct BlobWriter<'r> {
+    repo: &'r Repository,
+    jobs: Option<Sender<Job>>,
+    seen: HashSet<BlobId>,
+    new_blobs: u64,
+    new_bytes: u64,
+    reused_blobs: u64,
+}
+
+/// Read size for files: large enough for few syscalls, small enough to stay in cache.
+const READ_SIZE: usize = 1024 * 1024;
+
+impl<'r> BlobWriter<'r> {
+    /// Runs `f` with a writer whose blobs end up durably stored in packs when this
+    /// returns `Ok`. On any error nothing half-written is referenced.
+    pub fn run<T>(
+        repo: &'r Repository,
+        opts: &WriteOptions,
+        f: impl FnOnce(&mut BlobWriter<'r>) -> RepoResult<T>,
+    ) -> RepoResult<(T, WriteStats)> {
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(1, 8);
+        let (job_tx, job_rx) = bounded::<Job>(4);
+        let (blob_tx, blob_rx) = bounded::<PreparedBlob>(4);
+        let (pack_tx, pack_rx) = bounded::<FinishedPack>(1);
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                let (rx, tx) = (job_rx.clone(), blob_tx.clone());
+                let level = opts.compression_level;
+                s.spawn(move || compress(rx, tx, level));
+            }
+            drop((job_rx, blob_tx));
+            let packer = s.spawn(|| pack(repo, opts.pack_size, blob_rx, pack_tx));
+            let writer = s.spawn(|| write(repo, opts.quota, pack_rx));
+            let mut bw = BlobWriter {
+                repo,
+                jobs: Some(job_tx),
+                seen: HashSet::new(),
+                new_blobs: 0,
+                new_bytes: 0,
+                reused_blobs: 0,
+            };
+            let result = f(&mut bw);
+            bw.jobs = None;
+            let packed = packer.join().unwrap_or(Err(RepoError::PipelineStopped));
+            let written = writer.join().unwrap_or(Err(RepoError::PipelineStopped));
+            // The writer's error (full disk, quota) is the cause of a stopped pipeline.
+            let (written, stored) = written?;
+            packed?;
+            let value = result?;
+            Ok((
+                value,
+                WriteStats {
+                    new_blobs: bw.new_blobs,
+                    new_bytes: bw.new_bytes,
+                    reused_blobs: bw.reused_blobs,
+                    stored_bytes: stored,
+                    packs: written,
+                },
+            ))
+        })
+    }
+
+    /// The repository being written.
+    pub fn repo(&self) -> &'r Repository {
+        self.repo
+    }
+
+    /// Whether a blob is stored already or queued in this run.
+    pub fn has(&self, id: &BlobId) -> RepoResult<bool> {
+        Ok(self.seen.contains(id) || self.repo.contains(id)?)
+    }
+
+    /// Stores a blob unless present; returns its id.
+    pub fn store(&mut self, kind: BlobKind, plain: Vec<u8>) -> RepoResult<BlobId> {
+        let id = self.repo.hasher().id(&plain);
+        if self.has(&id)? {
+            self.reused_blobs += 1;
+            return Ok(id);
+        }
+        self.seen.insert(id);
+        self.new_blobs += 1;
+        self.new_bytes += plain.len() as u64;
+        let jobs = self.jobs.as_ref().ok_or(RepoError::PipelineStopped)?;
+        jobs.send(Job { kind, id, plain })
+            .map_err(|_| RepoError::PipelineStopped)?;
+        Ok(id)
+    }
+
+    /// Stores a tree blob.
+    pub fn tree(&mut self, tree: &Tree) -> RepoResult<BlobId> {
+        let bytes = tree.to_bytes().map_err(|e| RepoError::BadSource {
+            path: "(tree)".into(),
+            problem: e.to_string(),
+        })?;
+        self.store(BlobKind::Tree, bytes)
+    }
+
+    /// Chunks and stores everything `reader` yields; returns the chunk ids and
+    /// the byte count. `what` names the source in errors.
+    pub fn content(
+        &mut self,
+        mut reader: impl Read,
+        what: &std::path::Path,
+        progress: &dyn Progress,
+    ) -> RepoResult<(Vec<BlobId>, u64)> {
+        let mut chunker = Chunker::new(self.repo.writer().gear_seed);
+        let mut ids = Vec::new();
+        let mut buf = vec![0u8; READ_SIZE];
+        let mut total = 0u64;
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(RepoError::io(what, "read failed", e)),
+            };
+            total += n as u64;
+            progress.advance(n as u64);
+            chunker.push(&buf[..n], &mut |c| {
+                ids.push(self.store(BlobKind::Data, c)?);
+                Ok::<(), RepoError>(())
+            })?;
+        }
+        chunker.finish(&mut |c| {
+            ids.push(self.store(BlobKind::Data, c)?);
+            Ok::<(), RepoError>(())
+        })?;
+        Ok((ids, total))
+    }
+}
+
+fn compress(rx: Receiver<Job>, tx: Sender<PreparedBlob>, level: i32) {
+    for job in rx {
+        let blob = prepare(job.kind, job.id, &job.plain, level);
+        drop(job);
+        if tx.send(blob).is_err() {
+            return;
+        }
+    }
+}
+
+fn pack(
+    repo: &Repository,
+    target: usize,
+    rx: Receiver<PreparedBlob>,
+    tx: Sender<FinishedPack>,
+) -> RepoResult<()> {
+    let mut current: Option<PackBuilder> = None;
+    for blob in rx {
+        let builder = match current.as_mut() {
+            Some(b) => b,
+            None => current.insert(PackBuilder::new(&repo.recipients(), target)?),
+        };
+        builder.add(&blob);
+        if builder.is_full()
+            && let Some(full) = current.take()
+            && tx.send(full.finish()).is_err()
+        {
+            return Ok(());
+        }
+    }
+    if let Some(last) = current.take().filter(|b| !b.is_empty()) {
+        let _ = tx.send(last.finish());
+    }
+    Ok(())
+}
+
+fn write(
+    repo: &Repository,
+    quota: Option<u64>,
+    rx: Receiver<FinishedPack>,
+) -> RepoResult<(IndexMap, u64)> {
+    let mut used = if quota.is_some() {
+        repo.stored_bytes()?
+    } else {
+        0
+    };
+    let mut map = IndexMap::default();
+    let mut stored = 0u64;
+    for pack in rx {
+        let size = pack.bytes.len() as u64;
+        if let Some(q) = quota
+            && used + size > q
+        {
+            return Err(RepoError::Quota {
+                used,
+                need: size,
+                quota: q,
+            });
+        }
+        repo.commit_pack(&pack)?;
+        used += size;
+        stored += size;
+        let FinishedPack { id, entries, .. } = pack;
+        map.add_pack(id, entries);
+    }
+    Ok((map, stored))
+}
+
+/// Blob tables of the packs a run wrote (for an index copy).
+pub fn pack_tables(stats: &WriteStats) -> impl Iterator<Item = (&ObjectId, &Vec<PackEntry>)> {
+    stats.packs.packs.iter()
+}

@@ -1,0 +1,312 @@
+//! The writer's view of a store: key material that encrypts but cannot decrypt,
+//! the local repository directory, and the embedded DB index.
+//!
+//! Store layout: `<store>/keys/` (recovery bundle, writer secrets), `<store>/db/`
+//! (sled), `<store>/repo/` (the local repository: `config`, `data/`, `index/`,
+//! `snapshots/`; the same object layout every remote gets).
+//!
+//! A pack becomes visible in three durable steps, so a crash at any point leaves
+//! either nothing or a complete, indexed pack: (1) its blob table goes into the DB
+//! tree `pending` (flushed); (2) the object is published atomically by the backend;
+//! (3) one DB transaction moves the entries from `pending` to `index`. On open,
+//! pending packs whose object exists are completed, the others dropped.
+
+use std::path::{Path, PathBuf};
+
+use sled::Transactional;
+
+use crate::backend::local::LocalBackend;
+use crate::backend::{ReadBackend, WriteBackend};
+use crate::crypto::{VaultPublicKey, WriterVerifyingKey};
+use crate::db::Db;
+use crate::keys::{KeyFiles, RecoveryBundle, WriterSecrets};
+
+use super::error::{RepoError, RepoResult};
+use super::id::{BlobHasher, BlobId, ObjectId, pack_name};
+use super::index::BlobLocation;
+use super::pack::{ENTRY_LEN, FinishedPack, PackEntry};
+use super::wire::Wire;
+
+const T_INDEX: &str = "index";
+const T_PACKS: &str = "packs";
+const T_PENDING: &str = "pending";
+const T_SNAPSHOTS: &str = "snapshots";
+const T_META: &str = "meta";
+const HEAD: &[u8] = b"head";
+
+/// An open store on the file server (writer side).
+pub struct Repository {
+    store: PathBuf,
+    bundle: RecoveryBundle,
+    public: VaultPublicKey,
+    writer: WriterSecrets,
+    hasher: BlobHasher,
+    db: Db,
+    backend: LocalBackend,
+    index: sled::Tree,
+    packs: sled::Tree,
+    pending: sled::Tree,
+    snapshots: sled::Tree,
+    meta: sled::Tree,
+}
+
+/// A snapshot as the writer records it locally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalSnapshot {
+    /// Object id.
+    pub id: ObjectId,
+    /// Time, microseconds since the epoch.
+    pub time_us: i64,
+    /// Source paths (the profile's folders; kept locally only).
+    pub paths: Vec<String>,
+}
+
+impl Repository {
+    /// Opens the store of an initialised vault, finishing or dropping packs a
+    /// crash left half-published and removing temporary leftovers.
+    pub fn open(store: &Path) -> RepoResult<Repository> {
+        let files = KeyFiles::new(store);
+        let bundle = files.load_bundle()?;
+        let writer = files.load_writer(&bundle)?;
+        let public = bundle.public_key()?;
+        let db = Db::open(store)?;
+        let backend = LocalBackend::open(&store.join("repo"))?;
+        backend.cleanup_leftovers()?;
+        let tree = |name| db.tree(name);
+        let repo = Repository {
+            store: store.to_path_buf(),
+            hasher: BlobHasher::new(&writer.dedup_key),
+            index: tree(T_INDEX)?,
+            packs: tree(T_PACKS)?,
+            pending: tree(T_PENDING)?,
+            snapshots: tree(T_SNAPSHOTS)?,
+            meta: tree(T_META)?,
+            bundle,
+            public,
+            writer,
+            db,
+            backend,
+        };
+        repo.write_config()?;
+        repo.recover_pending()?;
+        Ok(repo)
+    }
+
+    /// The store directory.
+    pub fn store(&self) -> &Path {
+        &self.store
+    }
+
+    /// The local repository backend.
+    pub fn backend(&self) -> &LocalBackend {
+        &self.backend
+    }
+
+    /// The recovery bundle.
+    pub fn bundle(&self) -> &RecoveryBundle {
+        &self.bundle
+    }
+
+    /// Public keys every new object is encrypted to.
+    pub fn recipients(&self) -> Vec<&VaultPublicKey> {
+        vec![&self.public]
+    }
+
+    /// The writer secrets (dedup key, gear seed, signing key).
+    pub fn writer(&self) -> &WriterSecrets {
+        &self.writer
+    }
+
+    /// The keyed hasher naming blobs.
+    pub fn hasher(&self) -> &BlobHasher {
+        &self.hasher
+    }
+
+    /// Key verifying this vault's snapshot signatures.
+    pub fn verifying_key(&self) -> RepoResult<WriterVerifyingKey> {
+        Ok(self.bundle.writer_verifying_key()?)
+    }
+
+    /// The embedded database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Whether a blob is stored (committed) already.
+    pub fn contains(&self, id: &BlobId) -> RepoResult<bool> {
+        self.index
+            .contains_key(id.0)
+            .map_err(|e| self.db.err(e).into())
+    }
+
+    /// Where a committed blob is.
+    pub fn locate(&self, id: &BlobId) -> RepoResult<Option<BlobLocation>> {
+        match self.index.get(id.0).map_err(|e| self.db.err(e))? {
+            None => Ok(None),
+            Some(v) => BlobLocation::from_db(&v)
+                .map(Some)
+                .map_err(|e| RepoError::malformed(format!("db index entry {}", id.short()), e)),
+        }
+    }
+
+    /// Every committed blob location (for check and usage).
+    pub fn all_locations(&self) -> RepoResult<Vec<BlobLocation>> {
+        let mut out = Vec::new();
+        for item in self.index.iter() {
+            let (k, v) = item.map_err(|e| self.db.err(e))?;
+            out.push(BlobLocation::from_db(&v).map_err(|e| {
+                RepoError::malformed(format!("db index entry {}", hex::encode(&k)), e)
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// Every committed pack with its size.
+    pub fn all_packs(&self) -> RepoResult<Vec<(ObjectId, u64)>> {
+        let mut out = Vec::new();
+        for item in self.packs.iter() {
+            let (k, v) = item.map_err(|e| self.db.err(e))?;
+            let id = ObjectId(k.as_ref().try_into().unwrap_or([0; 32]));
+            let size = v
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            out.push((id, size));
+        }
+        Ok(out)
+    }
+
+    /// Bytes of all committed packs.
+    pub fn stored_bytes(&self) -> RepoResult<u64> {
+        Ok(self.all_packs()?.iter().map(|(_, s)| s).sum())
+    }
+
+    /// Publishes a finished pack durably (see the module docs for the steps).
+    pub fn commit_pack(&self, pack: &FinishedPack) -> RepoResult<()> {
+        let mut table = Vec::with_capacity(pack.entries.len() * ENTRY_LEN);
+        for e in &pack.entries {
+            e.encode(&mut table);
+        }
+        self.pending
+            .insert(pack.id.0, table.as_slice())
+            .map_err(|e| self.db.err(e))?;
+        self.db.flush()?;
+        self.backend
+            .write_if_absent(&pack_name(&pack.id), &pack.bytes)?;
+        self.finish_pending(pack.id, &pack.entries, pack.bytes.len() as u64)
+    }
+
+    fn finish_pending(&self, id: ObjectId, entries: &[PackEntry], size: u64) -> RepoResult<()> {
+        let mut pack_value = size.to_be_bytes().to_vec();
+        pack_value.extend_from_slice(&(entries.len() as u32).to_be_bytes());
+        (&self.index, &self.packs, &self.pending)
+            .transaction(|(index, packs, pending)| {
+                for (i, e) in entries.iter().enumerate() {
+                    let loc = BlobLocation {
+                        pack: id,
+                        entry: *e,
+                        index: i as u32,
+                    };
+                    index.insert(&e.id.0, loc.to_db())?;
+                }
+                packs.insert(&id.0, pack_value.as_slice())?;
+                pending.remove(&id.0)?;
+                Ok(())
+            })
+            .map_err(|e: sled::transaction::TransactionError<()>| match e {
+                sled::transaction::TransactionError::Storage(e) => RepoError::from(self.db.err(e)),
+                sled::transaction::TransactionError::Abort(()) => {
+                    RepoError::from(self.db.err(sled::Error::ReportableBug("abort".into())))
+                }
+            })?;
+        Ok(())
+    }
+
+    fn recover_pending(&self) -> RepoResult<()> {
+        for item in self.pending.iter() {
+            let (k, v) = item.map_err(|e| self.db.err(e))?;
+            let id = ObjectId(k.as_ref().try_into().unwrap_or([0; 32]));
+            let name = pack_name(&id);
+            match self.backend.stat(&name)? {
+                Some(info) => {
+                    let mut w = Wire::new(&v, "pending pack table");
+                    let mut entries = Vec::new();
+                    while w.remaining() > 0 {
+                        entries.push(
+                            PackEntry::decode(&mut w)
+                                .map_err(|e| RepoError::malformed(&name, e))?,
+                        );
+                    }
+                    tracing::info!(pack = %id.short(), "completing a pack a crash left unindexed");
+                    self.finish_pending(id, &entries, info.size)?;
+                }
+                None => {
+                    self.pending.remove(k).map_err(|e| self.db.err(e))?;
+                }
+            }
+        }
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Writes the repository `config` object once.
+    fn write_config(&self) -> RepoResult<()> {
+        let bytes = super::config::RepoConfig::for_bundle(&self.bundle).to_bytes();
+        self.backend.write_if_absent("config", &bytes)?;
+        Ok(())
+    }
+
+    /// The newest snapshot this store wrote (the chain head).
+    pub fn head(&self) -> RepoResult<ObjectId> {
+        Ok(self
+            .meta
+            .get(HEAD)
+            .map_err(|e| self.db.err(e))?
+            .and_then(|v| v.as_ref().try_into().ok())
+            .map(ObjectId)
+            .unwrap_or_default())
+    }
+
+    /// Records a committed snapshot and makes it the chain head (durably).
+    pub fn record_snapshot(&self, snap: &LocalSnapshot) -> RepoResult<()> {
+        let mut v = snap.time_us.to_be_bytes().to_vec();
+        v.extend_from_slice(
+            serde_json::to_string(&snap.paths)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        self.snapshots
+            .insert(snap.id.0, v)
+            .map_err(|e| self.db.err(e))?;
+        self.meta
+            .insert(HEAD, &snap.id.0)
+            .map_err(|e| self.db.err(e))?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Snapshots recorded locally, oldest first.
+    pub fn local_snapshots(&self) -> RepoResult<Vec<LocalSnapshot>> {
+        let mut out = Vec::new();
+        for item in self.snapshots.iter() {
+            let (k, v) = item.map_err(|e| self.db.err(e))?;
+            let id = ObjectId(k.as_ref().try_into().unwrap_or([0; 32]));
+            let time_us = v
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .map(i64::from_be_bytes)
+                .unwrap_or(0);
+            let paths = serde_json::from_slice(v.get(8..).unwrap_or_default()).unwrap_or_default();
+            out.push(LocalSnapshot { id, time_us, paths });
+        }
+        out.sort_by_key(|s| s.time_us);
+        Ok(out)
+    }
+
+    /// Writes an object to the local repository (index copies, snapshots).
+    pub fn put(&self, name: &str, bytes: &[u8]) -> RepoResult<()> {
+        self.backend.write_if_absent(name, bytes)?;
+        Ok(())
+    }
+}

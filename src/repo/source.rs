@@ -1,0 +1,289 @@
+//! Reading a repository back with the unlocked key: verified object reads, the
+//! blob index rebuilt from the encrypted index copies, and a small pack cache.
+//!
+//! Every pack is read whole and checked against its SHA-256 name before anything
+//! in it is decrypted; a pack that fails is reported by name once and every blob
+//! in it is refused, while the rest of the repository stays readable. Session
+//! keys are unwrapped once per pack (an RSA private-key operation each).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::backend::ReadBackend;
+use crate::backend::verify::check_object;
+use crate::crypto::{SecretBytes, VaultPrivateKey, WriterVerifyingKey};
+use crate::keys::{RecoveryBundle, UnlockedVault};
+
+use super::error::{RepoError, RepoResult};
+use super::id::{BlobHasher, BlobId, ObjectId, pack_name};
+use super::index::{BlobLocation, IndexMap};
+use super::pack::{self, OpenedPack};
+use super::snapshot::Snapshot;
+use super::tree::Tree;
+
+/// The keys a reader needs: the private key (decrypt), the dedup key (check blob
+/// ids), the writer's verifying key (check snapshot signatures).
+pub struct Keyring<'k> {
+    /// The vault private key, unlocked in memory.
+    pub private: &'k VaultPrivateKey,
+    /// Recomputes blob ids to check decrypted content.
+    pub hasher: BlobHasher,
+    /// Verifies snapshot signatures.
+    pub verifier: WriterVerifyingKey,
+    /// The vault's id.
+    pub vault_id: [u8; 16],
+}
+
+impl<'k> Keyring<'k> {
+    /// Keys of an unlocked vault.
+    pub fn new(unlocked: &'k UnlockedVault, bundle: &RecoveryBundle) -> RepoResult<Keyring<'k>> {
+        Ok(Keyring {
+            private: &unlocked.private_key,
+            hasher: BlobHasher::new(&unlocked.writer.dedup_key),
+            verifier: bundle.writer_verifying_key()?,
+            vault_id: bundle.vault_id,
+        })
+    }
+}
+
+/// How many whole packs are kept in memory (each up to the pack size).
+const PACK_CACHE: usize = 3;
+
+/// A verified, decrypting view of one repository.
+pub struct RepoReader<'a> {
+    backend: &'a dyn ReadBackend,
+    keys: &'a Keyring<'a>,
+    index: HashMap<BlobId, BlobLocation>,
+    uncovered: Vec<ObjectId>,
+    opened: HashMap<ObjectId, Arc<OpenedPack>>,
+    cache: Vec<(ObjectId, Arc<Vec<u8>>)>,
+    bad: BTreeMap<String, String>,
+}
+
+impl<'a> RepoReader<'a> {
+    /// Loads the index copies; packs that no intact copy covers are read lazily.
+    pub fn open(backend: &'a dyn ReadBackend, keys: &'a Keyring<'a>) -> RepoResult<RepoReader<'a>> {
+        let mut reader = RepoReader {
+            backend,
+            keys,
+            index: HashMap::new(),
+            uncovered: Vec::new(),
+            opened: HashMap::new(),
+            cache: Vec::new(),
+            bad: BTreeMap::new(),
+        };
+        let mut covered = HashSet::new();
+        for info in backend.list("index")? {
+            let Some(bytes) = reader.read_checked(&info.name)? else {
+                continue;
+            };
+            match IndexMap::open(&bytes, keys.private) {
+                Ok(map) => {
+                    covered.extend(map.packs.keys().copied());
+                    reader.index.extend(map.locations());
+                }
+                Err(e) => reader.mark_bad(&info.name, e.to_string()),
+            }
+        }
+        for info in backend.list("data")? {
+            let id = info
+                .name
+                .rsplit('/')
+                .next()
+                .and_then(ObjectId::from_hex)
+                .unwrap_or_default();
+            if !covered.contains(&id) {
+                reader.uncovered.push(id);
+            }
+        }
+        Ok(reader)
+    }
+
+    /// Objects found tampered or damaged so far, with the problem.
+    pub fn bad_objects(&self) -> &BTreeMap<String, String> {
+        &self.bad
+    }
+
+    fn mark_bad(&mut self, name: &str, problem: String) {
+        tracing::warn!(object = name, %problem, "refusing a damaged object");
+        self.bad.insert(name.to_string(), problem);
+    }
+
+    /// Reads a whole object and checks its name; `None` (and reported) if it fails.
+    fn read_checked(&mut self, name: &str) -> RepoResult<Option<Vec<u8>>> {
+        if self.bad.contains_key(name) {
+            return Ok(None);
+        }
+        let bytes = self.backend.read(name)?;
+        match check_object(name, &bytes) {
+            Ok(()) => Ok(Some(bytes)),
+            Err(e) => {
+                self.mark_bad(name, format!("{e}: tampered or damaged, refused"));
+                Ok(None)
+            }
+        }
+    }
+
+    /// All intact, correctly signed snapshots of this vault, oldest first.
+    pub fn snapshots(&mut self) -> RepoResult<Vec<(ObjectId, Snapshot)>> {
+        let mut out = Vec::new();
+        for info in self.backend.list("snapshots")? {
+            let Some(bytes) = self.read_checked(&info.name)? else {
+                continue;
+            };
+            match Snapshot::parse_verified(&bytes, &self.keys.verifier) {
+                Ok(s) if s.header.vault_id == self.keys.vault_id => {
+                    out.push((ObjectId::of(&bytes), s))
+                }
+                Ok(_) => self.mark_bad(&info.name, "belongs to another vault".into()),
+                Err(e) => self.mark_bad(&info.name, e.to_string()),
+            }
+        }
+        out.sort_by_key(|(_, s)| s.header.time_us);
+        Ok(out)
+    }
+
+    /// The snapshot `wanted` names: `latest` or a unique id prefix.
+    pub fn select(&mut self, wanted: &str) -> RepoResult<(ObjectId, Snapshot)> {
+        let all = self.snapshots()?;
+        let none = || RepoError::NoSnapshot {
+            wanted: wanted.to_string(),
+            backend: self.backend.describe(),
+        };
+        if wanted == "latest" {
+            return all.into_iter().last().ok_or_else(none);
+        }
+        let wanted_lc = wanted.to_ascii_lowercase();
+        let mut matches: Vec<_> = all
+            .into_iter()
+            .filter(|(id, _)| id.to_hex().starts_with(&wanted_lc))
+            .collect();
+        match matches.len() {
+            0 => Err(none()),
+            1 => Ok(matches.remove(0)),
+            count => Err(RepoError::AmbiguousSnapshot {
+                prefix: wanted.to_string(),
+                count,
+            }),
+        }
+    }
+
+    /// A decrypted tree.
+    pub fn tree(&mut self, id: &BlobId) -> RepoResult<Tree> {
+        let plain = self.blob(id)?;
+        Tree::from_bytes(plain.expose())
+            .map_err(|e| RepoError::malformed(format!("tree {}", id.short()), e))
+    }
+
+    /// A decrypted blob, checked against its id.
+    pub fn blob(&mut self, id: &BlobId) -> RepoResult<SecretBytes> {
+        let loc = self.locate(id)?;
+        let name = pack_name(&loc.pack);
+        let bytes = self
+            .pack_bytes(&loc.pack)?
+            .ok_or_else(|| RepoError::Damaged {
+                object: name.clone(),
+                problem: format!(
+                    "holds blob {} but {}",
+                    id.short(),
+                    self.bad
+                        .get(&name)
+                        .map(String::as_str)
+                        .unwrap_or("is unreadable")
+                ),
+            })?;
+        let opened = self.opened_pack(&loc.pack, &bytes)?;
+        let (start, len) = (loc.entry.offset as usize, loc.entry.length as usize);
+        let ct = bytes
+            .get(start..start + len)
+            .ok_or_else(|| RepoError::Damaged {
+                object: name.clone(),
+                problem: format!("blob {} lies outside the pack", id.short()),
+            })?;
+        let plain = opened
+            .blob(loc.index as usize, ct)
+            .map_err(|e| RepoError::Damaged {
+                object: name.clone(),
+                problem: e.to_string(),
+            })?;
+        if self.keys.hasher.id(plain.expose()) != *id {
+            return Err(RepoError::Damaged {
+                object: name,
+                problem: format!("blob {} content does not match its id", id.short()),
+            });
+        }
+        Ok(plain)
+    }
+
+    fn locate(&mut self, id: &BlobId) -> RepoResult<BlobLocation> {
+        if let Some(loc) = self.index.get(id) {
+            return Ok(*loc);
+        }
+        // Packs whose index copy is missing or damaged: read their own tables.
+        for pack_id in std::mem::take(&mut self.uncovered) {
+            let Some(bytes) = self.pack_bytes(&pack_id)? else {
+                continue;
+            };
+            let Ok(opened) = self.opened_pack(&pack_id, &bytes) else {
+                continue;
+            };
+            for (i, e) in opened.entries.iter().enumerate() {
+                let loc = BlobLocation {
+                    pack: pack_id,
+                    entry: *e,
+                    index: i as u32,
+                };
+                self.index.insert(e.id, loc);
+            }
+        }
+        self.index
+            .get(id)
+            .copied()
+            .ok_or_else(|| RepoError::MissingBlob(id.short()))
+    }
+
+    fn pack_bytes(&mut self, id: &ObjectId) -> RepoResult<Option<Arc<Vec<u8>>>> {
+        if let Some(pos) = self.cache.iter().position(|(p, _)| p == id) {
+            let entry = self.cache.remove(pos);
+            let bytes = entry.1.clone();
+            self.cache.push(entry);
+            return Ok(Some(bytes));
+        }
+        let name = pack_name(id);
+        let bytes = match self.read_checked(&name) {
+            Ok(Some(b)) => Arc::new(b),
+            Ok(None) => return Ok(None),
+            Err(RepoError::Backend(e)) => {
+                self.mark_bad(&name, e.to_string());
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        if self.cache.len() >= PACK_CACHE {
+            self.cache.remove(0);
+        }
+        self.cache.push((*id, bytes.clone()));
+        Ok(Some(bytes))
+    }
+
+    fn opened_pack(&mut self, id: &ObjectId, bytes: &[u8]) -> RepoResult<Arc<OpenedPack>> {
+        if let Some(o) = self.opened.get(id) {
+            return Ok(o.clone());
+        }
+        match pack::open(bytes, self.keys.private) {
+            Ok(o) => {
+                let o = Arc::new(o);
+                self.opened.insert(*id, o.clone());
+                Ok(o)
+            }
+            Err(e) => {
+                let name = pack_name(id);
+                self.mark_bad(&name, e.to_string());
+                Err(RepoError::Damaged {
+                    object: name,
+                    problem: e.to_string(),
+                })
+            }
+        }
+    }
+}
