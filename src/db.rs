@@ -37,6 +37,9 @@ impl Db {
         let path = Self::path_in(store);
         let inner = sled::Config::new()
             .path(&path)
+            // sled's default 1 GiB cache would dominate the writer's memory; the
+            // index is read mostly by key, so a small cache suffices.
+            .cache_capacity(32 * 1024 * 1024)
             .open()
             .map_err(|source| DbError::Sled {
                 path: path.clone(),

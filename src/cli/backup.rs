@@ -62,6 +62,9 @@ pub fn run(args: BackupArgs) -> Result<()> {
         dedup,
         s.elapsed.as_secs_f64()
     );
+    for (path, why) in &s.skipped {
+        println!("left out: {}: {why}", path.display());
+    }
     if !s.skipped.is_empty() {
         bail!(
             "{} path(s) could not be read and were left out of snapshot {} (first: {}: {})",

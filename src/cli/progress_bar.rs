@@ -1,5 +1,5 @@
 //! The terminal side of [`bcpvault::repo::Progress`]: a byte progress bar with
-//! rate and ETA on a TTY, nothing otherwise. Warnings always go to stderr.
+//! rate and ETA on a TTY, nothing otherwise.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -11,13 +11,15 @@ use bcpvault::repo::Progress;
 /// A progress bar for byte-counted work.
 pub struct Bar {
     bar: ProgressBar,
+    interactive: bool,
 }
 
 impl Bar {
     /// A bar labelled `what`, drawn only when stderr is a terminal.
     pub fn new(what: &str) -> Bar {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        if !std::io::stderr().is_terminal() {
+        let interactive = std::io::stderr().is_terminal();
+        if !interactive {
             bar.set_draw_target(ProgressDrawTarget::hidden());
         }
         bar.set_style(
@@ -28,7 +30,7 @@ impl Bar {
             .progress_chars("=> "),
         );
         bar.set_prefix(what.to_string());
-        Bar { bar }
+        Bar { bar, interactive }
     }
 
     /// Removes the bar from the terminal.
@@ -48,8 +50,12 @@ impl Progress for Bar {
 
     fn file(&self, _path: &Path) {}
 
+    /// Shown live on a terminal only: scripts get the full list in the command's
+    /// report on stdout and exactly one error line on stderr.
     fn warn(&self, message: &str) {
-        self.bar.suspend(|| eprintln!("warning: {message}"));
+        if self.interactive {
+            self.bar.suspend(|| eprintln!("warning: {message}"));
+        }
     }
 }
 

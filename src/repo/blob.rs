@@ -58,13 +58,13 @@ const PROBE: usize = 64 * 1024;
 /// Compresses `plain` at `level` unless that does not help; large chunks are
 /// probed on their first 64 KiB so incompressible data (media, archives, already
 /// encrypted files) costs almost nothing.
-pub fn prepare(kind: BlobKind, id: BlobId, plain: &[u8], level: i32) -> PreparedBlob {
-    let raw = |plain: &[u8]| PreparedBlob {
+pub fn prepare(kind: BlobKind, id: BlobId, plain: Vec<u8>, level: i32) -> PreparedBlob {
+    let raw = |plain: Vec<u8>| PreparedBlob {
         kind,
         id,
         raw_len: plain.len() as u32,
         compression: Compression::Raw,
-        body: SecretBytes::new(plain.to_vec()),
+        body: SecretBytes::new(plain),
     };
     if plain.len() > 4 * PROBE {
         match zstd::bulk::compress(&plain[..PROBE], 1) {
@@ -72,7 +72,7 @@ pub fn prepare(kind: BlobKind, id: BlobId, plain: &[u8], level: i32) -> Prepared
             _ => return raw(plain),
         }
     }
-    match zstd::bulk::compress(plain, level) {
+    match zstd::bulk::compress(&plain, level) {
         Ok(packed) if packed.len() < plain.len() => PreparedBlob {
             kind,
             id,
@@ -156,7 +156,7 @@ mod tests {
     #[test]
     fn compressible_shrinks_and_random_stays_raw() {
         let text = b"quarterly report ".repeat(10_000);
-        let b = prepare(BlobKind::Data, BlobId([1; 32]), &text, 3);
+        let b = prepare(BlobKind::Data, BlobId([1; 32]), text.clone(), 3);
         assert_eq!(b.compression, Compression::Zstd);
         assert!(b.body.len() < text.len() / 10);
         let mut state = 88_172_645_463_325_252u64;
@@ -168,7 +168,7 @@ mod tests {
                 (state >> 32) as u8
             })
             .collect();
-        let r = prepare(BlobKind::Data, BlobId([2; 32]), &noise, 3);
+        let r = prepare(BlobKind::Data, BlobId([2; 32]), noise, 3);
         assert_eq!(r.compression, Compression::Raw);
     }
 
@@ -176,7 +176,7 @@ mod tests {
     fn seal_open_binds_position_kind_and_id() {
         let key = SecretKey32::random();
         let id = BlobId([9; 32]);
-        let blob = prepare(BlobKind::Data, id, &b"hello ".repeat(100), 3);
+        let blob = prepare(BlobKind::Data, id, b"hello ".repeat(100), 3);
         let ct = seal(&key, 3, &blob);
         let open_with = |index, kind, id: &BlobId| {
             open(&key, index, kind, id, blob.compression, blob.raw_len, &ct)

@@ -26,7 +26,7 @@ impl Chunker {
     pub fn new(seed: u64) -> Chunker {
         Chunker {
             seed,
-            buf: Vec::new(),
+            buf: Vec::with_capacity(MAX_CHUNK),
         }
     }
 
@@ -88,8 +88,10 @@ impl Chunker {
         cut: usize,
         emit: &mut impl FnMut(Vec<u8>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let rest = self.buf.split_off(cut);
-        let chunk = std::mem::replace(&mut self.buf, rest);
+        // Copy out exactly the chunk and keep the one buffer: handing the buffer
+        // itself on would pin MAX_CHUNK of touched memory per chunk in flight.
+        let chunk = self.buf[..cut].to_vec();
+        self.buf.drain(..cut);
         emit(chunk)
     }
 }

@@ -120,7 +120,9 @@ impl PackBuilder {
         target: usize,
     ) -> Result<PackBuilder, crate::crypto::CryptoError> {
         let (key, envelope) = Envelope::seal(recipients, WrapPurpose::PackKey)?;
-        let mut buf = Vec::with_capacity(target.min(PACK_TARGET * 2) + 64 * 1024);
+        // Room for one maximal blob past the target plus the tail, so the buffer never
+        // reallocates (a doubling would briefly hold twice the pack).
+        let mut buf = Vec::with_capacity(target + crate::repo::chunker::MAX_CHUNK + 256 * 1024);
         buf.extend_from_slice(MAGIC);
         buf.push(1);
         Ok(PackBuilder {
@@ -341,7 +343,12 @@ mod tests {
         let mut b = PackBuilder::new(&[&pk], PACK_TARGET).unwrap();
         let blobs: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 1000 * (i as usize + 1)]).collect();
         for (i, data) in blobs.iter().enumerate() {
-            b.add(&prepare(BlobKind::Data, BlobId([i as u8; 32]), data, 3));
+            b.add(&prepare(
+                BlobKind::Data,
+                BlobId([i as u8; 32]),
+                data.clone(),
+                3,
+            ));
         }
         let p = b.finish();
         assert_eq!(p.id, ObjectId::of(&p.bytes));
@@ -357,7 +364,12 @@ mod tests {
     fn every_truncation_is_an_error_not_a_panic() {
         let pk = key().public_key();
         let mut b = PackBuilder::new(&[&pk], PACK_TARGET).unwrap();
-        b.add(&prepare(BlobKind::Tree, BlobId([1; 32]), b"tree", 3));
+        b.add(&prepare(
+            BlobKind::Tree,
+            BlobId([1; 32]),
+            b"tree".to_vec(),
+            3,
+        ));
         let p = b.finish();
         for n in 0..p.bytes.len() {
             assert!(open(&p.bytes[..n], key()).is_err());

@@ -2,10 +2,11 @@
 //!
 //! ```text
 //! caller thread ── chunk + HMAC + dedup ──▶ [jobs, 4] ──▶ workers: zstd ──▶
-//!   [blobs, 4] ──▶ packer: AES-GCM into a pack ──▶ [packs, 1] ──▶ writer:
+//!   [blobs, 4] ──▶ packer: AES-GCM into a pack ──▶ [packs, 0] ──▶ writer:
 //!   quota check, publish, index (fsync)
 //! ```
-//! Channels are bounded, so at most a few chunks (≤ 4 MiB each) and two packs are
+//! Channels are bounded (the pack hand-off is a rendezvous), so at most a few
+//! chunks (≤ 4 MiB each) and two packs (one filling, one being written) are
 //! in flight whatever the input size. The caller decides dedup before sending, so
 //! a chunk repeated within one run is packed once.
 
@@ -83,7 +84,7 @@ impl<'r> BlobWriter<'r> {
             .clamp(1, 8);
         let (job_tx, job_rx) = bounded::<Job>(4);
         let (blob_tx, blob_rx) = bounded::<PreparedBlob>(4);
-        let (pack_tx, pack_rx) = bounded::<FinishedPack>(1);
+        let (pack_tx, pack_rx) = bounded::<FinishedPack>(0);
         std::thread::scope(|s| {
             for _ in 0..workers {
                 let (rx, tx) = (job_rx.clone(), blob_tx.clone());
@@ -193,8 +194,7 @@ impl<'r> BlobWriter<'r> {
 
 fn compress(rx: Receiver<Job>, tx: Sender<PreparedBlob>, level: i32) {
     for job in rx {
-        let blob = prepare(job.kind, job.id, &job.plain, level);
-        drop(job);
+        let blob = prepare(job.kind, job.id, job.plain, level);
         if tx.send(blob).is_err() {
             return;
         }
