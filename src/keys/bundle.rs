@@ -237,7 +237,9 @@ impl RecoveryBundle {
                 "version {version} is not supported (expected {VERSION})"
             )));
         }
-        r.u8()?;
+        if r.u8()? != 0 {
+            return Err(bad("reserved byte 7 must be 0".into()));
+        }
         let vault_id: [u8; 16] = r.array()?;
         let generation = r.u32()?;
         let created = r.u64()?;

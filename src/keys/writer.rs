@@ -115,7 +115,12 @@ impl WriterSecrets {
             ));
         }
         let mut r = Reader::new(body, what);
-        r.take(8)?;
+        if r.take(8)?[6..] != [1, 0] {
+            return Err(KeysError::malformed(
+                what,
+                "version 1 with reserved byte 0 expected after the magic",
+            ));
+        }
         let vault_id: [u8; 16] = r.array()?;
         Self::decode_secret(r.take(SECRET_LEN)?, vault_id)
     }
