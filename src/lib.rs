@@ -13,7 +13,10 @@
 
 pub mod backend;
 pub mod crypto;
+pub mod daemon;
 pub mod db;
 pub mod keys;
+pub mod mount;
 pub mod profile;
 pub mod repo;
+pub mod vfs;

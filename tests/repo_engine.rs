@@ -21,6 +21,7 @@ fn opts() -> WriteOptions {
         compression_level: 3,
         pack_size: 16 * 1024 * 1024,
         quota: None,
+        deferred: false,
     }
 }
 

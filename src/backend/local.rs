@@ -201,8 +201,14 @@ impl LocalBackend {
         Ok(dir)
     }
 
-    /// Writes `data` to a fresh temp file in `dir`, fsynced and read-only.
-    fn write_temp(&self, dir: &Path, name: &str, data: &[u8]) -> BackendResult<PathBuf> {
+    /// Writes `data` to a fresh temp file in `dir`, read-only, fsynced when `durable`.
+    fn write_temp(
+        &self,
+        dir: &Path,
+        name: &str,
+        data: &[u8],
+        durable: bool,
+    ) -> BackendResult<PathBuf> {
         let mut random = [0u8; 16];
         getrandom::fill(&mut random).map_err(|e| {
             self.err(
@@ -223,7 +229,7 @@ impl LocalBackend {
             // The umask may have dropped bits from the creation mode; set it exactly.
             file.set_permissions(fs::Permissions::from_mode(OBJECT_MODE))?;
             // ENOSPC may only surface here on filesystems with delayed allocation.
-            file.sync_all()
+            if durable { file.sync_all() } else { Ok(()) }
         })();
         drop(file);
         if let Err(e) = written {
@@ -344,8 +350,29 @@ impl ReadBackend for LocalBackend {
     }
 }
 
-impl WriteBackend for LocalBackend {
-    fn write_if_absent(&self, name: &str, data: &[u8]) -> BackendResult<WriteOutcome> {
+impl LocalBackend {
+    /// Like [`WriteBackend::write_if_absent`] but without any fsync: the object is
+    /// published atomically (a crash of this process never leaves it partial) but
+    /// survives power loss only after [`LocalBackend::sync_object`]. The mount uses
+    /// this for group commit: many closes, one round of fsyncs.
+    pub fn write_unsynced(&self, name: &str, data: &[u8]) -> BackendResult<WriteOutcome> {
+        self.publish(name, data, false)
+    }
+
+    /// Makes an object written by [`LocalBackend::write_unsynced`] durable: fsync of
+    /// the file and of the directory holding it.
+    pub fn sync_object(&self, name: &str) -> BackendResult<()> {
+        let path = self.path_of(name)?;
+        File::open(&path)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| self.err(Op::Write, name, e))?;
+        if let Some(dir) = path.parent() {
+            sync_dir(dir).map_err(|e| self.err(Op::Write, name, e))?;
+        }
+        Ok(())
+    }
+
+    fn publish(&self, name: &str, data: &[u8], durable: bool) -> BackendResult<WriteOutcome> {
         let path = self.path_of(name)?;
         // Not needed for correctness (the link below decides), but it spares writing
         // a 16 MiB pack only to throw it away.
@@ -353,7 +380,7 @@ impl WriteBackend for LocalBackend {
             return Ok(WriteOutcome::AlreadyPresent);
         }
         let dir = self.create_parent_dirs(name)?;
-        let tmp = self.write_temp(&dir, name, data)?;
+        let tmp = self.write_temp(&dir, name, data, durable)?;
         let published = publish_by_link(&tmp, &path).or_else(|e| {
             if link_unsupported(&e) {
                 // FAT and exFAT USB disks have no hard links.
@@ -381,8 +408,16 @@ impl WriteBackend for LocalBackend {
                     "cannot remove temp file after publishing");
             }
         }
-        sync_dir(&dir).map_err(|e| self.err(Op::Write, name, e))?;
+        if durable {
+            sync_dir(&dir).map_err(|e| self.err(Op::Write, name, e))?;
+        }
         Ok(WriteOutcome::Written)
+    }
+}
+
+impl WriteBackend for LocalBackend {
+    fn write_if_absent(&self, name: &str, data: &[u8]) -> BackendResult<WriteOutcome> {
+        self.publish(name, data, true)
     }
 }
 

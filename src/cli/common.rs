@@ -41,5 +41,6 @@ pub fn write_options(profile: &Profile) -> bcpvault::repo::WriteOptions {
         compression_level: profile.repository.compression_level,
         pack_size: profile.repository.pack_size as usize,
         quota: profile.quota,
+        deferred: false,
     }
 }

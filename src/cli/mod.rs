@@ -8,12 +8,16 @@ mod common;
 mod demo;
 mod escrow;
 mod init;
+mod logging;
+mod mount;
 mod profile_cmd;
 mod progress_bar;
 mod prompt;
 mod rekey;
 mod restore;
 mod snapshots;
+mod status;
+mod unlock;
 mod unlock_test;
 mod usage;
 
@@ -51,6 +55,18 @@ enum Command {
     Check(check::CheckArgs),
     /// Logical and stored size, dedup and compression, quota.
     Usage(usage::UsageArgs),
+    /// Mount the vault drive (sealed until executives unlock it).
+    Mount(mount::MountArgs),
+    /// Seal open files and unmount the vault drive.
+    Umount(mount::UmountArgs),
+    /// Hand one executive's approval to the running mount.
+    Unlock(unlock::UnlockArgs),
+    /// Seal the mounted vault now (drop the key).
+    Seal(unlock::SealArgs),
+    /// State of the mounted vault.
+    Status(status::StatusArgs),
+    /// Commit the mounted drive as a snapshot.
+    Snapshot(status::SnapshotArgs),
     /// Vault profiles.
     #[command(subcommand)]
     Profile(profile_cmd::ProfileCommand),
@@ -81,6 +97,12 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Restore(args) => restore::run(args),
         Command::Check(args) => check::run(args),
         Command::Usage(args) => usage::run(args),
+        Command::Mount(args) => mount::run(args),
+        Command::Umount(args) => mount::umount(args),
+        Command::Unlock(args) => unlock::run(args),
+        Command::Seal(args) => unlock::seal(args),
+        Command::Status(args) => status::run(args),
+        Command::Snapshot(args) => status::snapshot(args),
     }
 }
 

@@ -19,6 +19,7 @@ pub mod error;
 pub mod filecache;
 pub mod id;
 pub mod index;
+pub mod journal;
 pub mod pack;
 pub mod pipeline;
 pub mod progress;

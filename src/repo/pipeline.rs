@@ -34,6 +34,9 @@ pub struct WriteOptions {
     pub pack_size: usize,
     /// Quota on stored bytes (profile `quota`), if any.
     pub quota: Option<u64>,
+    /// Publish packs without fsync, journaled, made durable by the caller's
+    /// [`Repository::group_commit`] (the mount); `false` fsyncs every pack.
+    pub deferred: bool,
 }
 
 /// What a write run stored.
@@ -93,7 +96,7 @@ impl<'r> BlobWriter<'r> {
             }
             drop((job_rx, blob_tx));
             let packer = s.spawn(|| pack(repo, opts.pack_size, blob_rx, pack_tx));
-            let writer = s.spawn(|| write(repo, opts.quota, pack_rx));
+            let writer = s.spawn(|| write(repo, opts.quota, opts.deferred, pack_rx));
             let mut bw = BlobWriter {
                 repo,
                 jobs: Some(job_tx),
@@ -162,10 +165,22 @@ impl<'r> BlobWriter<'r> {
     /// the byte count. `what` names the source in errors.
     pub fn content(
         &mut self,
-        mut reader: impl Read,
+        reader: impl Read,
         what: &std::path::Path,
         progress: &dyn Progress,
     ) -> RepoResult<(Vec<BlobId>, u64)> {
+        let (sized, total) = self.content_sized(reader, what, progress)?;
+        Ok((sized.into_iter().map(|(id, _)| id).collect(), total))
+    }
+
+    /// Like [`Self::content`], with each chunk's plaintext length (for random
+    /// access into the content without decrypting earlier chunks).
+    pub fn content_sized(
+        &mut self,
+        mut reader: impl Read,
+        what: &std::path::Path,
+        progress: &dyn Progress,
+    ) -> RepoResult<(Vec<(BlobId, u32)>, u64)> {
         let mut chunker = Chunker::new(self.repo.writer().gear_seed);
         let mut ids = Vec::new();
         let mut buf = vec![0u8; READ_SIZE];
@@ -180,12 +195,14 @@ impl<'r> BlobWriter<'r> {
             total += n as u64;
             progress.advance(n as u64);
             chunker.push(&buf[..n], &mut |c| {
-                ids.push(self.store(BlobKind::Data, c)?);
+                let len = c.len() as u32;
+                ids.push((self.store(BlobKind::Data, c)?, len));
                 Ok::<(), RepoError>(())
             })?;
         }
         chunker.finish(&mut |c| {
-            ids.push(self.store(BlobKind::Data, c)?);
+            let len = c.len() as u32;
+            ids.push((self.store(BlobKind::Data, c)?, len));
             Ok::<(), RepoError>(())
         })?;
         Ok((ids, total))
@@ -230,6 +247,7 @@ fn pack(
 fn write(
     repo: &Repository,
     quota: Option<u64>,
+    deferred: bool,
     rx: Receiver<FinishedPack>,
 ) -> RepoResult<(IndexMap, u64)> {
     let mut used = if quota.is_some() {
@@ -250,7 +268,11 @@ fn write(
                 quota: q,
             });
         }
-        repo.commit_pack(&pack)?;
+        if deferred {
+            repo.commit_pack_deferred(&pack)?;
+        } else {
+            repo.commit_pack(&pack)?;
+        }
         used += size;
         stored += size;
         let FinishedPack { id, entries, .. } = pack;

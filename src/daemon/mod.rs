@@ -1,0 +1,174 @@
+//! The mount daemon: serves the vault drive, holds the unlock state, answers the
+//! control socket, group-commits every 300 ms and seals at the unlock's expiry.
+//!
+//! Lifecycle: open the store (replaying a crash's journal) → mount → bind the
+//! control socket → serve until `bcpvault umount`, an external unmount, or
+//! `fusermount3 -u`; then seal every open file, commit, unmount, remove the socket.
+
+pub mod approvals;
+pub mod client;
+pub mod control;
+pub mod error;
+pub mod paths;
+pub mod protocol;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::profile::Profile;
+use crate::repo::{Repository, WriteOptions};
+use crate::vfs::{VaultFs, VaultOptions};
+
+pub use error::DaemonError;
+
+/// Whether `mountpoint` is currently a mount point (from `/proc/self/mounts`).
+pub fn is_mounted(mountpoint: &Path) -> bool {
+    let Ok(canon) = std::fs::canonicalize(mountpoint) else {
+        return false;
+    };
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    mounts.lines().any(|l| {
+        l.split(' ')
+            .nth(1)
+            .map(|m| m.replace("\\040", " "))
+            .is_some_and(|m| Path::new(&m) == canon)
+    })
+}
+
+fn group_id(name: &str) -> Option<u32> {
+    let groups = std::fs::read_to_string("/etc/group").ok()?;
+    groups.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let g = f.next()?;
+        let gid = f.nth(1)?.parse().ok()?;
+        (g == name).then_some(gid)
+    })
+}
+
+/// Mounts the vault of `profile` and serves it until told to stop. Returns after
+/// a clean unmount.
+pub fn serve(profile: &Profile, write: WriteOptions) -> Result<(), DaemonError> {
+    let mountpoint = profile
+        .mountpoint
+        .clone()
+        .ok_or_else(|| DaemonError::NoMountpoint {
+            profile: profile.origin.clone(),
+        })?;
+    crate::mount::fuse::clear_stale(&mountpoint)
+        .map_err(|e| DaemonError::io(&mountpoint, "clear a dead mount", e))?;
+    if is_mounted(&mountpoint) {
+        return Err(DaemonError::AlreadyMounted {
+            vault: profile.name.clone(),
+            mountpoint,
+        });
+    }
+    std::fs::create_dir_all(&mountpoint)
+        .map_err(|e| DaemonError::io(&mountpoint, "create the mount point", e))?;
+    let repo = Arc::new(Repository::open(&profile.store)?);
+    let (readers, unknown) = crate::mount::users::resolve(&profile.readers);
+    for name in unknown {
+        tracing::warn!(reader = %name, "profile reader is not a local account; ignored");
+    }
+    let meta = std::fs::metadata(&mountpoint)
+        .map_err(|e| DaemonError::io(&mountpoint, "stat the mount point", e))?;
+    let owner = {
+        use std::os::unix::fs::MetadataExt;
+        (meta.uid(), meta.gid())
+    };
+    let vault = Arc::new(VaultFs::new(
+        repo.clone(),
+        VaultOptions {
+            write,
+            staging_memory: profile.mount.staging_memory,
+            readers,
+            root_owner: owner,
+        },
+    )?);
+    let control_group = match &profile.mount.control_group {
+        Some(g) => Some(group_id(g).ok_or_else(|| {
+            DaemonError::Refused(format!(
+                "{}: [mount] control_group = {g:?}: no such group",
+                profile.origin.display()
+            ))
+        })?),
+        None => None,
+    };
+    let socket = paths::socket(&profile.store);
+    let listener = control::bind(&socket, control_group)?;
+    let session = crate::mount::fuse::mount(vault.clone(), &mountpoint, profile.mount.allow_other)
+        .map_err(|e| {
+            DaemonError::io(
+                &mountpoint,
+                "mount (is fuse3 installed, /dev/fuse present?)",
+                e,
+            )
+        })?;
+    let pid_file = paths::pid_file(&profile.store);
+    std::fs::write(&pid_file, format!("{}\n", std::process::id()))
+        .map_err(|e| DaemonError::io(&pid_file, "write", e))?;
+    tracing::info!(vault = %profile.name, mountpoint = %mountpoint.display(), "mounted (sealed)");
+
+    let shared = Arc::new(control::Shared {
+        vault: vault.clone(),
+        approvals: Mutex::new(approvals::Approvals::new(repo.bundle().clone())),
+        unlock_ttl: profile.unlock_ttl,
+        mountpoint: mountpoint.display().to_string(),
+        stop: AtomicBool::new(false),
+        host: hostname(),
+    });
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| DaemonError::io(&socket, "configure", e))?;
+    let mut last_commit = std::time::Instant::now();
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let _ = stream.set_nonblocking(false);
+                let shared = shared.clone();
+                std::thread::spawn(move || control::handle(&shared, stream));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => tracing::warn!(error = %e, "control socket accept failed"),
+        }
+        if last_commit.elapsed() >= Duration::from_millis(300) {
+            if let Err(e) = vault.commit() {
+                tracing::error!(error = %e, "group commit failed; will retry");
+            }
+            // Checking the view seals an expired unlock.
+            vault.unlocked_until();
+            let (p, _) = shared
+                .approvals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .progress();
+            vault.set_status_note(format!("approvals: {} of {}\n", p.have, p.need));
+            last_commit = std::time::Instant::now();
+        }
+        if shared.stop.load(Ordering::Acquire) || session.guard.is_finished() {
+            break;
+        }
+    }
+    tracing::info!("stopping: sealing open files and unmounting");
+    if let Err(e) = vault.seal_all() {
+        tracing::error!(error = %e, "sealing open files at unmount failed");
+    }
+    vault.seal();
+    if let Err(e) = session.umount_and_join() {
+        tracing::warn!(error = %e, "unmount reported an error");
+    }
+    let _ = std::fs::remove_file(&socket);
+    let _ = std::fs::remove_file(&pid_file);
+    vault.commit()?;
+    Ok(())
+}
+
+/// This machine's host name (recorded in snapshots).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}

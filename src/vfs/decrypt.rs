@@ -1,0 +1,159 @@
+//! Reading sealed content back while the vault is unlocked: random access that
+//! reads and decrypts only the chunks a request touches.
+//!
+//! A chunk is found through the writer's index (pack, position, lengths). Its pack
+//! is read whole once and checked against its SHA-256 name before anything in it
+//! is decrypted; the session key is unwrapped once per pack (an RSA private-key
+//! operation) and kept. Bounded caches: a few verified packs, a few decrypted
+//! chunks. Everything is dropped on seal.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use crate::backend::ReadBackend;
+use crate::backend::verify::check_object;
+use crate::crypto::SecretBytes;
+use crate::keys::UnlockedVault;
+use crate::repo::id::{BlobHasher, ObjectId, pack_name};
+use crate::repo::pack::{self, OpenedPack};
+use crate::repo::{BlobId, Repository};
+
+use super::error::{VfsError, VfsResult};
+use super::inode::locate_chunk;
+
+const PACKS_KEPT: usize = 3;
+const CHUNKS_KEPT: usize = 8;
+const KEYS_KEPT: usize = 4096;
+
+#[derive(Default)]
+struct Caches {
+    packs: VecDeque<(ObjectId, Arc<Vec<u8>>)>,
+    opened: HashMap<ObjectId, Arc<OpenedPack>>,
+    chunks: VecDeque<(BlobId, Arc<SecretBytes>)>,
+}
+
+/// Decrypts content with an unlocked key.
+pub struct Decryptor {
+    repo: Arc<Repository>,
+    key: Arc<UnlockedVault>,
+    hasher: BlobHasher,
+    caches: Mutex<Caches>,
+}
+
+impl Decryptor {
+    /// A decryptor for `repo` with the unlocked `key`.
+    pub fn new(repo: Arc<Repository>, key: Arc<UnlockedVault>) -> Decryptor {
+        Decryptor {
+            hasher: BlobHasher::new(&key.writer.dedup_key),
+            repo,
+            key,
+            caches: Mutex::new(Caches::default()),
+        }
+    }
+
+    fn caches(&self) -> std::sync::MutexGuard<'_, Caches> {
+        self.caches.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn pack_bytes(&self, id: &ObjectId) -> VfsResult<Arc<Vec<u8>>> {
+        if let Some((_, b)) = self.caches().packs.iter().find(|(p, _)| p == id) {
+            return Ok(b.clone());
+        }
+        let name = pack_name(id);
+        let bytes = self
+            .repo
+            .backend()
+            .read(&name)
+            .map_err(|e| VfsError::from_repo(e.into()))?;
+        check_object(&name, &bytes)
+            .map_err(|e| VfsError::Damaged(format!("{name}: {e}: tampered or damaged, refused")))?;
+        let bytes = Arc::new(bytes);
+        let mut c = self.caches();
+        if c.packs.len() >= PACKS_KEPT {
+            c.packs.pop_front();
+        }
+        c.packs.push_back((*id, bytes.clone()));
+        Ok(bytes)
+    }
+
+    fn opened(&self, id: &ObjectId, bytes: &[u8]) -> VfsResult<Arc<OpenedPack>> {
+        if let Some(o) = self.caches().opened.get(id) {
+            return Ok(o.clone());
+        }
+        let opened = pack::open(bytes, &self.key.private_key)
+            .map_err(|e| VfsError::Damaged(format!("{}: {e}", pack_name(id))))?;
+        let opened = Arc::new(opened);
+        let mut c = self.caches();
+        if c.opened.len() >= KEYS_KEPT {
+            c.opened.clear();
+        }
+        c.opened.insert(*id, opened.clone());
+        Ok(opened)
+    }
+
+    /// The plaintext of chunk `id`, checked against its id.
+    pub fn chunk(&self, id: &BlobId) -> VfsResult<Arc<SecretBytes>> {
+        if let Some((_, c)) = self.caches().chunks.iter().find(|(b, _)| b == id) {
+            return Ok(c.clone());
+        }
+        let loc = self
+            .repo
+            .locate(id)
+            .map_err(VfsError::from_repo)?
+            .ok_or_else(|| VfsError::Damaged(format!("chunk {} is in no pack", id.short())))?;
+        let bytes = self.pack_bytes(&loc.pack)?;
+        let opened = self.opened(&loc.pack, &bytes)?;
+        let (start, len) = (loc.entry.offset as usize, loc.entry.length as usize);
+        let damaged = |what: String| VfsError::Damaged(format!("{}: {what}", pack_name(&loc.pack)));
+        let ct = bytes
+            .get(start..start + len)
+            .ok_or_else(|| damaged(format!("chunk {} lies outside the pack", id.short())))?;
+        if opened.entries.get(loc.index as usize).map(|e| e.id) != Some(*id) {
+            return Err(damaged(format!(
+                "chunk {} is not where the index says",
+                id.short()
+            )));
+        }
+        let plain = opened
+            .blob(loc.index as usize, ct)
+            .map_err(|e| damaged(e.to_string()))?;
+        if self.hasher.id(plain.expose()) != *id {
+            return Err(damaged(format!(
+                "chunk {} does not match its id",
+                id.short()
+            )));
+        }
+        let plain = Arc::new(plain);
+        let mut c = self.caches();
+        if c.chunks.len() >= CHUNKS_KEPT {
+            c.chunks.pop_front();
+        }
+        c.chunks.push_back((*id, plain.clone()));
+        Ok(plain)
+    }
+
+    /// Up to `len` bytes at `offset` of content made of `chunks`.
+    pub fn read(&self, chunks: &[(BlobId, u32)], offset: u64, len: usize) -> VfsResult<Vec<u8>> {
+        let mut out = Vec::with_capacity(len);
+        let mut pos = offset;
+        while out.len() < len {
+            let Some((i, within, _)) = locate_chunk(chunks, pos) else {
+                break;
+            };
+            let plain = self.chunk(&chunks[i].0)?;
+            let data = plain.expose();
+            if data.len() != chunks[i].1 as usize {
+                return Err(VfsError::Damaged(format!(
+                    "chunk {} has {} bytes, the file says {}",
+                    chunks[i].0.short(),
+                    data.len(),
+                    chunks[i].1
+                )));
+            }
+            let n = (len - out.len()).min(data.len() - within as usize);
+            out.extend_from_slice(&data[within as usize..within as usize + n]);
+            pos += n as u64;
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,697 @@
+//! [`VaultFs`]: the vault drive, independent of any platform. FUSE (Linux) and
+//! WinFsp (Windows) adapters translate their requests into these calls and the
+//! [`VfsError`]s back into errno / NTSTATUS.
+//!
+//! Namespace operations (`lookup`, `mkdir`, `rename`, …) work whatever the view.
+//! Content operations follow SPEC §3: a file open for writing is staged in memory
+//! or an encrypted temp file and sealed into the store at every FLUSH that finds it
+//! dirty and at RELEASE; reading content back needs the unlocked view and a caller
+//! allowed to read it.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+
+use crate::keys::UnlockedVault;
+use crate::repo::{Repository, WriteOptions};
+
+use super::attr::{Attr, FileKind};
+use super::decrypt::Decryptor;
+use super::error::{VfsError, VfsResult};
+use super::handles::{Access, FileState, Handle, HandleTable, OpenFile};
+use super::inode::{Ino, InodeKind, ROOT};
+use super::namespace::{AttrChange, Namespace, now_ns};
+use super::staging::{MemoryBudget, Staging};
+use super::view::ViewState;
+
+/// Name of the virtual status file in the root directory.
+pub const STATUS_NAME: &[u8] = b".bcpvault-status";
+/// Inode of the virtual status file (never allocated to a real entry).
+pub const STATUS_INO: Ino = u64::MAX - 1;
+
+/// Settings of one mount.
+#[derive(Debug, Clone)]
+pub struct VaultOptions {
+    /// Write pipeline settings (`deferred` is forced on: the mount group-commits).
+    pub write: WriteOptions,
+    /// Memory for staged plaintext before spilling to encrypted temp files.
+    pub staging_memory: u64,
+    /// Uids allowed to read the unlocked view.
+    pub readers: HashSet<u32>,
+    /// Owner of the root directory when the vault is first mounted.
+    pub root_owner: (u32, u32),
+}
+
+/// `open` flags, platform-free.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenMode {
+    /// Read access requested.
+    pub read: bool,
+    /// Write access requested.
+    pub write: bool,
+    /// O_TRUNC.
+    pub truncate: bool,
+    /// O_APPEND.
+    pub append: bool,
+}
+
+/// The platform-free vault filesystem.
+pub struct VaultFs {
+    repo: Arc<Repository>,
+    ns: Namespace,
+    handles: HandleTable,
+    view: ViewState,
+    write: WriteOptions,
+    readers: HashSet<u32>,
+    budget: MemoryBudget,
+    spill_dir: PathBuf,
+    stored: AtomicU64,
+    uncommitted: AtomicBool,
+    status_note: std::sync::Mutex<String>,
+}
+
+impl VaultFs {
+    /// Opens the vault drive on an opened store.
+    pub fn new(repo: Arc<Repository>, opts: VaultOptions) -> VfsResult<VaultFs> {
+        let ns = Namespace::open(repo.clone(), opts.root_owner.0, opts.root_owner.1)?;
+        let spill_dir = repo.store().join("staging");
+        // Spill files are unlinked at creation; anything here is from an old crash.
+        let _ = std::fs::remove_dir_all(&spill_dir);
+        let stored = repo.stored_bytes().map_err(VfsError::from_repo)?;
+        let mut write = opts.write;
+        write.deferred = true;
+        Ok(VaultFs {
+            ns,
+            handles: HandleTable::default(),
+            view: ViewState::default(),
+            write,
+            readers: opts.readers,
+            budget: MemoryBudget::new(opts.staging_memory),
+            spill_dir,
+            stored: AtomicU64::new(stored),
+            uncommitted: AtomicBool::new(false),
+            status_note: std::sync::Mutex::new(String::new()),
+            repo,
+        })
+    }
+
+    /// The store.
+    pub fn repo(&self) -> &Arc<Repository> {
+        &self.repo
+    }
+
+    /// The namespace (for snapshots).
+    pub fn namespace(&self) -> &Namespace {
+        &self.ns
+    }
+
+    // ----------------------------------------------------------------- view
+
+    /// Switches to the decrypted view until `until`.
+    pub fn unlock(&self, key: Arc<UnlockedVault>, until: DateTime<Utc>) {
+        self.view
+            .unlock(Decryptor::new(self.repo.clone(), key), until);
+        tracing::info!(until = %until, "vault unlocked: decrypted view");
+    }
+
+    /// Seals the view; returns whether it was unlocked.
+    pub fn seal(&self) -> bool {
+        let was = self.view.seal();
+        if was {
+            tracing::info!("vault sealed");
+        }
+        was
+    }
+
+    /// End of the current unlock (`None` while sealed). Checking also seals an
+    /// expired unlock.
+    pub fn unlocked_until(&self) -> Option<DateTime<Utc>> {
+        self.view.decryptor()?;
+        self.view.until()
+    }
+
+    /// Text the daemon adds to the status file (approvals, sync).
+    pub fn set_status_note(&self, note: String) {
+        *self.status_note.lock().unwrap_or_else(|p| p.into_inner()) = note;
+    }
+
+    fn decryptor_for(&self, uid: u32) -> VfsResult<Arc<Decryptor>> {
+        let Some(d) = self.view.decryptor() else {
+            tracing::warn!(uid, "read refused: the vault is sealed");
+            return Err(VfsError::Sealed);
+        };
+        if !self.readers.contains(&uid) {
+            tracing::warn!(uid, "read refused: not a reader of the unlocked vault");
+            return Err(VfsError::NotReader { uid });
+        }
+        Ok(d)
+    }
+
+    // ------------------------------------------------------------ namespace
+
+    fn status_attr(&self) -> Attr {
+        Attr {
+            ino: STATUS_INO,
+            kind: FileKind::File,
+            size: self.status_text().len() as u64,
+            mode: 0o444,
+            uid: 0,
+            gid: 0,
+            mtime_ns: now_ns(),
+            ctime_ns: now_ns(),
+            nlink: 1,
+        }
+    }
+
+    /// `stat` of an inode; a file open for writing shows its staged size.
+    pub fn getattr(&self, ino: Ino) -> VfsResult<Attr> {
+        if ino == STATUS_INO {
+            return Ok(self.status_attr());
+        }
+        let mut attr = Attr::of(&self.ns.get(ino)?);
+        if let Some(f) = self.handles.file(ino) {
+            let st = f.lock();
+            if let Some(s) = &st.staging {
+                attr.size = s.size();
+                if st.dirty {
+                    attr.mtime_ns = st.mtime_ns;
+                }
+            }
+        }
+        Ok(attr)
+    }
+
+    /// Looks `name` up in `parent`.
+    pub fn lookup(&self, parent: Ino, name: &[u8]) -> VfsResult<Attr> {
+        if parent == ROOT && name == STATUS_NAME {
+            return Ok(self.status_attr());
+        }
+        let inode = self.ns.lookup(parent, name)?;
+        self.getattr(inode.ino)
+    }
+
+    /// Entries of a directory (the root also lists the status file).
+    pub fn readdir(&self, ino: Ino) -> VfsResult<Vec<(Vec<u8>, Attr)>> {
+        let mut out = Vec::new();
+        if ino == ROOT {
+            out.push((STATUS_NAME.to_vec(), self.status_attr()));
+        }
+        for (name, inode) in self.ns.list(ino)? {
+            let attr = self.getattr(inode.ino)?;
+            out.push((name, attr));
+        }
+        Ok(out)
+    }
+
+    fn refuse_virtual(&self, parent: Ino, name: &[u8]) -> VfsResult<()> {
+        if parent == ROOT && name == STATUS_NAME {
+            return Err(VfsError::Exists);
+        }
+        Ok(())
+    }
+
+    /// `mkdir`.
+    pub fn mkdir(
+        &self,
+        parent: Ino,
+        name: &[u8],
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> VfsResult<Attr> {
+        self.refuse_virtual(parent, name)?;
+        let inode = self
+            .ns
+            .create(parent, name, InodeKind::Dir, mode, uid, gid)?;
+        self.uncommitted.store(true, Ordering::Release);
+        Ok(Attr::of(&inode))
+    }
+
+    /// `symlink`.
+    pub fn symlink(
+        &self,
+        parent: Ino,
+        name: &[u8],
+        target: &[u8],
+        uid: u32,
+        gid: u32,
+    ) -> VfsResult<Attr> {
+        self.refuse_virtual(parent, name)?;
+        let kind = InodeKind::Symlink {
+            target: target.to_vec(),
+        };
+        let inode = self.ns.create(parent, name, kind, 0o777, uid, gid)?;
+        self.uncommitted.store(true, Ordering::Release);
+        Ok(Attr::of(&inode))
+    }
+
+    /// `readlink`.
+    pub fn readlink(&self, ino: Ino) -> VfsResult<Vec<u8>> {
+        match self.ns.get(ino)?.kind {
+            InodeKind::Symlink { target } => Ok(target),
+            _ => Err(VfsError::Invalid("not a symbolic link")),
+        }
+    }
+
+    /// `unlink` (files and symlinks).
+    pub fn unlink(&self, parent: Ino, name: &[u8]) -> VfsResult<()> {
+        if parent == ROOT && name == STATUS_NAME {
+            return Err(VfsError::ReadOnly);
+        }
+        self.ns.remove(parent, name, false)?;
+        self.uncommitted.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// `rmdir` (empty directories only).
+    pub fn rmdir(&self, parent: Ino, name: &[u8]) -> VfsResult<()> {
+        self.ns.remove(parent, name, true)?;
+        self.uncommitted.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// `rename`, replacing a compatible target unless `no_replace`.
+    pub fn rename(
+        &self,
+        parent: Ino,
+        name: &[u8],
+        new_parent: Ino,
+        new_name: &[u8],
+        no_replace: bool,
+    ) -> VfsResult<()> {
+        if (parent == ROOT && name == STATUS_NAME)
+            || (new_parent == ROOT && new_name == STATUS_NAME)
+        {
+            return Err(VfsError::ReadOnly);
+        }
+        self.ns
+            .rename(parent, name, new_parent, new_name, no_replace)?;
+        self.uncommitted.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// `setattr`: mode, owner, mtime on anything; size on files (see [`Self::truncate`]).
+    pub fn setattr(
+        &self,
+        ino: Ino,
+        change: &AttrChange,
+        size: Option<u64>,
+        uid: u32,
+    ) -> VfsResult<Attr> {
+        if ino == STATUS_INO {
+            return Err(VfsError::ReadOnly);
+        }
+        if let Some(size) = size {
+            self.truncate(ino, size, uid)?;
+        }
+        if change.mode.is_some()
+            || change.uid.is_some()
+            || change.gid.is_some()
+            || change.mtime_ns.is_some()
+        {
+            self.ns.set_attr(ino, change)?;
+            if let (Some(t), Some(f)) = (change.mtime_ns, self.handles.file(ino)) {
+                f.lock().mtime_ns = t;
+            }
+            self.uncommitted.store(true, Ordering::Release);
+        }
+        self.getattr(ino)
+    }
+
+    // -------------------------------------------------------------- content
+
+    /// Changes a file's length. An open file's staging is cut or grown; a closed
+    /// file can be emptied while sealed, other sizes need its content (unlocked).
+    pub fn truncate(&self, ino: Ino, size: u64, uid: u32) -> VfsResult<()> {
+        if let Some(f) = self.handles.file(ino) {
+            let mut st = f.lock();
+            if let Some(s) = st.staging.as_mut() {
+                s.truncate(size)?;
+                st.dirty = true;
+                st.mtime_ns = now_ns();
+                return Ok(());
+            }
+        }
+        let inode = self.ns.get(ino)?;
+        let InodeKind::File { size: old, .. } = inode.kind else {
+            return Err(VfsError::IsDir);
+        };
+        if size == old {
+            return Ok(());
+        }
+        if size == 0 {
+            self.ns.set_content(ino, 0, Vec::new(), now_ns())?;
+            self.uncommitted.store(true, Ordering::Release);
+            return Ok(());
+        }
+        let mut staging = self.load_staging(ino, uid)?;
+        staging.truncate(size)?;
+        let state = FileState {
+            staging: Some(staging),
+            dirty: true,
+            mtime_ns: now_ns(),
+        };
+        let file = OpenFile::detached(ino, state);
+        self.seal_file(&file)
+    }
+
+    /// Staging filled with a file's current content (needs the unlocked view).
+    fn load_staging(&self, ino: Ino, uid: u32) -> VfsResult<Staging> {
+        let inode = self.ns.get(ino)?;
+        let InodeKind::File { size, chunks } = inode.kind else {
+            return Err(VfsError::IsDir);
+        };
+        let mut staging = Staging::new(self.budget.clone(), &self.spill_dir);
+        if size == 0 {
+            return Ok(staging);
+        }
+        let d = self.decryptor_for(uid)?;
+        let mut offset = 0u64;
+        while offset < size {
+            let data = d.read(&chunks, offset, 1 << 20)?;
+            if data.is_empty() {
+                return Err(VfsError::Damaged(format!(
+                    "inode {ino} is shorter than its size"
+                )));
+            }
+            staging.write(offset, &data)?;
+            offset += data.len() as u64;
+        }
+        Ok(staging)
+    }
+
+    /// Opens a file. Reading needs the unlocked view and a reader, except through a
+    /// handle that writes; writing a sealed file needs O_TRUNC (or an empty file).
+    pub fn open(&self, ino: Ino, mode: OpenMode, uid: u32) -> VfsResult<u64> {
+        if ino == STATUS_INO {
+            if mode.write {
+                return Err(VfsError::ReadOnly);
+            }
+            return Ok(self.handles.open_text(self.status_text().into_bytes()));
+        }
+        let inode = self.ns.get(ino)?;
+        let InodeKind::File { size, .. } = inode.kind else {
+            return Err(match inode.kind {
+                InodeKind::Dir => VfsError::IsDir,
+                _ => VfsError::Invalid("not a regular file"),
+            });
+        };
+        let access = Access {
+            read: mode.read,
+            write: mode.write,
+            append: mode.append,
+        };
+        let open_staged = self
+            .handles
+            .file(ino)
+            .is_some_and(|f| f.lock().staging.is_some());
+        if !mode.write {
+            if !open_staged || self.view.decryptor().is_some() {
+                self.decryptor_for(uid)?;
+            } else {
+                tracing::warn!(uid, ino, "read refused: the vault is sealed");
+                return Err(VfsError::Sealed);
+            }
+            let (fh, _) = self.handles.open_file(ino, access, uid, || FileState {
+                staging: None,
+                dirty: false,
+                mtime_ns: inode.mtime_ns,
+            });
+            return Ok(fh);
+        }
+        // Writing: the staged content starts empty (O_TRUNC, empty file), from a
+        // handle that already stages it, or from the decrypted content (unlocked).
+        let initial = if mode.truncate || size == 0 || open_staged {
+            Staging::new(self.budget.clone(), &self.spill_dir)
+        } else {
+            match self.load_staging(ino, uid) {
+                Ok(s) => s,
+                Err(VfsError::Sealed) => {
+                    tracing::warn!(
+                        uid,
+                        ino,
+                        "open for writing without O_TRUNC refused: the vault is sealed"
+                    );
+                    return Err(VfsError::Sealed);
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let mut initial = Some(initial);
+        let (fh, file) = self.handles.open_file(ino, access, uid, || FileState {
+            staging: None,
+            dirty: false,
+            mtime_ns: inode.mtime_ns,
+        });
+        let mut st = file.lock();
+        if st.staging.is_none() {
+            st.staging = initial.take();
+        }
+        if mode.truncate {
+            if let Some(s) = st.staging.as_mut()
+                && s.size() != 0
+            {
+                s.truncate(0)?;
+            }
+            if size != 0 || st.dirty {
+                st.dirty = true;
+                st.mtime_ns = now_ns();
+            }
+        }
+        Ok(fh)
+    }
+
+    /// Creates and opens a new, empty file.
+    pub fn create(
+        &self,
+        parent: Ino,
+        name: &[u8],
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        open: OpenMode,
+    ) -> VfsResult<(Attr, u64)> {
+        self.refuse_virtual(parent, name)?;
+        let kind = InodeKind::File {
+            size: 0,
+            chunks: Vec::new(),
+        };
+        let inode = self.ns.create(parent, name, kind, mode, uid, gid)?;
+        self.uncommitted.store(true, Ordering::Release);
+        let open = OpenMode {
+            write: true,
+            ..open
+        };
+        let fh = self.open(inode.ino, open, uid)?;
+        Ok((Attr::of(&inode), fh))
+    }
+
+    /// Reads through a handle: staged content if the file is staged (the writer's
+    /// read-back), decrypted content otherwise.
+    pub fn read(&self, fh: u64, offset: u64, len: usize) -> VfsResult<Vec<u8>> {
+        match self
+            .handles
+            .get(fh)
+            .ok_or(VfsError::Invalid("unknown file handle"))?
+        {
+            Handle::Text(text) => {
+                let start = (offset as usize).min(text.len());
+                let end = (start + len).min(text.len());
+                Ok(text[start..end].to_vec())
+            }
+            Handle::File { file, access, uid } => {
+                {
+                    let st = file.lock();
+                    if let Some(s) = &st.staging {
+                        if !access.write {
+                            // A reader sees staged bytes only while unlocked.
+                            self.decryptor_for(uid)?;
+                        }
+                        return s.read(offset, len);
+                    }
+                }
+                let d = self.decryptor_for(uid)?;
+                let inode = self.ns.get(file.ino)?;
+                let InodeKind::File { chunks, .. } = inode.kind else {
+                    return Err(VfsError::IsDir);
+                };
+                d.read(&chunks, offset, len)
+            }
+        }
+    }
+
+    /// Writes through a handle into the staging.
+    pub fn write(&self, fh: u64, offset: u64, data: &[u8]) -> VfsResult<usize> {
+        let Some(Handle::File { file, access, .. }) = self.handles.get(fh) else {
+            return Err(VfsError::Invalid("not a writable handle"));
+        };
+        if !access.write {
+            return Err(VfsError::Invalid("handle not open for writing"));
+        }
+        let mut st = file.lock();
+        let staging = st
+            .staging
+            .get_or_insert_with(|| Staging::new(self.budget.clone(), &self.spill_dir));
+        let offset = if access.append {
+            staging.size()
+        } else {
+            offset
+        };
+        if let Some(quota) = self.write.quota {
+            let end = offset + data.len() as u64;
+            let need = self.stored.load(Ordering::Acquire) + end.max(staging.size());
+            if need > quota {
+                tracing::warn!(
+                    ino = file.ino,
+                    quota,
+                    need,
+                    "write refused: the vault quota is full"
+                );
+                return Err(VfsError::NoSpace(format!(
+                    "quota of {quota} bytes would be exceeded ({need} bytes)"
+                )));
+            }
+        }
+        staging.write(offset, data)?;
+        st.dirty = true;
+        st.mtime_ns = now_ns();
+        Ok(data.len())
+    }
+
+    /// FLUSH (every close of a descriptor): seals the file if it is dirty. When
+    /// this returns the file survives a crash of the daemon.
+    pub fn flush(&self, fh: u64) -> VfsResult<()> {
+        match self.handles.get(fh) {
+            Some(Handle::File { file, .. }) => self.seal_file(&file),
+            _ => Ok(()),
+        }
+    }
+
+    /// `fsync`: seals and makes everything durable against power loss.
+    pub fn fsync(&self, fh: u64) -> VfsResult<()> {
+        self.flush(fh)?;
+        self.commit()
+    }
+
+    /// RELEASE: seals what arrived after the last FLUSH; the last handle drops the
+    /// staging.
+    pub fn release(&self, fh: u64) -> VfsResult<()> {
+        let Some((file, last)) = self.handles.release(fh) else {
+            return Ok(());
+        };
+        let sealed = self.seal_file(&file);
+        if last {
+            file.lock().staging = None;
+        }
+        sealed
+    }
+
+    /// Seals every open file (unmount).
+    pub fn seal_all(&self) -> VfsResult<()> {
+        for f in self.handles.all_files() {
+            self.seal_file(&f)?;
+        }
+        self.commit()
+    }
+
+    /// Seals one file if dirty: staged plaintext → chunks → packs in the store →
+    /// the inode's new content, journaled.
+    pub(crate) fn seal_file(&self, file: &OpenFile) -> VfsResult<()> {
+        let mut st = file.lock();
+        if !st.dirty {
+            return Ok(());
+        }
+        let Some(staging) = st.staging.as_ref() else {
+            return Ok(());
+        };
+        let size = staging.size();
+        let what = PathBuf::from(format!("inode {}", file.ino));
+        let (chunks, stats) = crate::repo::BlobWriter::run(&self.repo, &self.write, |w| {
+            w.content_sized(staging.reader(), &what, &crate::repo::NoProgress)
+        })
+        .map_err(|e| {
+            let e = VfsError::from_repo(e);
+            tracing::error!(ino = file.ino, error = %e, "sealing failed; the file stays open and staged");
+            e
+        })?;
+        self.stored.fetch_add(stats.stored_bytes, Ordering::AcqRel);
+        self.ns.set_content(file.ino, size, chunks.0, st.mtime_ns)?;
+        st.dirty = false;
+        self.uncommitted.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Group commit: makes everything sealed so far survive power loss.
+    pub fn commit(&self) -> VfsResult<()> {
+        if self.uncommitted.swap(false, Ordering::AcqRel)
+            && let Err(e) = self.repo.group_commit()
+        {
+            self.uncommitted.store(true, Ordering::Release);
+            return Err(VfsError::from_repo(e));
+        }
+        Ok(())
+    }
+
+    /// Number of open handles.
+    pub fn open_handles(&self) -> usize {
+        self.handles.len()
+    }
+
+    /// Bytes of plaintext staged in memory.
+    pub fn staged_memory(&self) -> u64 {
+        self.budget.used()
+    }
+
+    /// Stored bytes (packs) as of the last seal.
+    pub fn stored_bytes(&self) -> u64 {
+        self.stored.load(Ordering::Acquire)
+    }
+
+    /// Number of inodes (statfs).
+    pub fn inode_count(&self) -> u64 {
+        self.ns.count()
+    }
+
+    /// Quota in bytes, if any.
+    pub fn quota(&self) -> Option<u64> {
+        self.write.quota
+    }
+
+    /// The text of `/.bcpvault-status`.
+    pub fn status_text(&self) -> String {
+        let state = match self.view.until() {
+            Some(until) if until > Utc::now() => format!(
+                "unlocked until {}",
+                until
+                    .with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M %Z")
+            ),
+            _ => "sealed".to_string(),
+        };
+        let quota = match self.write.quota {
+            Some(q) => format!("{} of {} bytes", self.stored_bytes(), q),
+            None => format!("{} bytes (no quota)", self.stored_bytes()),
+        };
+        let note = self
+            .status_note
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        format!(
+            "vault: {}\nstate: {state}\nopen handles: {}\npending bytes (staged, not yet sealed): {}\nstored: {quota}\n{note}",
+            self.repo.bundle().vault_name,
+            self.handles.len(),
+            self.staged_memory(),
+        )
+    }
+}
+
+impl OpenFile {
+    /// A file state not in the handle table (sealing a truncate of a closed file).
+    pub(crate) fn detached(ino: Ino, state: FileState) -> OpenFile {
+        OpenFile::new(ino, state)
+    }
+}
