@@ -17,3 +17,4 @@ pub mod db;
 pub mod keys;
 pub mod profile;
 pub mod repo;
+pub mod sync;

@@ -7,13 +7,17 @@ mod check;
 mod common;
 mod demo;
 mod escrow;
+mod forget;
 mod init;
 mod profile_cmd;
 mod progress_bar;
 mod prompt;
 mod rekey;
+mod remotes;
 mod restore;
+mod server;
 mod snapshots;
+mod sync;
 mod unlock_test;
 mod usage;
 
@@ -51,6 +55,13 @@ enum Command {
     Check(check::CheckArgs),
     /// Logical and stored size, dedup and compression, quota.
     Usage(usage::UsageArgs),
+    /// Back up the profile's sources, then copy what each remote lacks (snapshots last).
+    Sync(sync::SyncArgs),
+    /// Retention on a remote with the admin key: delete snapshots outside the policy.
+    Forget(forget::ForgetArgs),
+    /// Backup-server setup (authorized_keys line for the append-only account).
+    #[command(subcommand)]
+    Server(server::ServerCommand),
     /// Vault profiles.
     #[command(subcommand)]
     Profile(profile_cmd::ProfileCommand),
@@ -81,6 +92,9 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Restore(args) => restore::run(args),
         Command::Check(args) => check::run(args),
         Command::Usage(args) => usage::run(args),
+        Command::Sync(args) => sync::run(args),
+        Command::Forget(args) => forget::run(args),
+        Command::Server(cmd) => server::run(cmd),
     }
 }
 
