@@ -4,10 +4,13 @@
 //! The line pins the client address (`from=`), disables everything but the forced
 //! command (`restrict`), and forces OpenSSH's `sftp-server` with the operations
 //! that could destroy objects denied (`-P`) and a umask that makes every created
-//! file read-only (`-u 0222`).
+//! file read-only (`-u 0222`). That umask also makes every directory the account
+//! creates read-only, so the repository's directories are created beforehand, on
+//! the server, by `bcpvault server init-repo`.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -23,7 +26,24 @@ pub const DENIED_REQUESTS: &str = "remove,rmdir,posix-rename,setstat,fsetstat,sy
 pub enum ServerCommand {
     /// Print the authorized_keys line for a writer key (append-only, address-bound).
     Authorize(AuthorizeArgs),
+    /// Create a repository's directories for an append-only account (run as root
+    /// on the backup server).
+    InitRepo(InitRepoArgs),
 }
+
+/// Arguments of `server init-repo`.
+#[derive(Args, Debug)]
+pub struct InitRepoArgs {
+    /// Absolute repository directory on this server.
+    #[arg(long, value_name = "PATH")]
+    pub repo: String,
+    /// The account that will write to it (the writer's SFTP login).
+    #[arg(long, value_name = "USER")]
+    pub owner: String,
+}
+
+/// Directories of a repository (besides `data/00`…`data/ff`).
+const REPO_DIRS: &[&str] = &["keys", "index", "snapshots", "audit", "data"];
 
 /// Arguments of `server authorize`.
 #[derive(Args, Debug)]
@@ -49,7 +69,51 @@ pub fn run(cmd: ServerCommand) -> Result<()> {
             println!("{}", authorize_line(&a)?);
             Ok(())
         }
+        ServerCommand::InitRepo(a) => init_repo(&a),
     }
+}
+
+/// Creates the repository directory tree (mode 0755) owned by the account.
+fn init_repo(a: &InitRepoArgs) -> Result<()> {
+    check_path("--repo", &a.repo)?;
+    let (uid, gid) = lookup_user(&a.owner)?;
+    let root = Path::new(&a.repo);
+    let mut dirs = vec![root.to_path_buf()];
+    dirs.extend(REPO_DIRS.iter().map(|d| root.join(d)));
+    dirs.extend((0..=255u8).map(|b| root.join("data").join(hex::encode([b]))));
+    let mut created = 0;
+    for dir in &dirs {
+        match std::fs::create_dir(dir) {
+            Ok(()) => created += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+        }
+        std::os::unix::fs::chown(dir, Some(uid), Some(gid))
+            .with_context(|| format!("cannot give {} to {}", dir.display(), a.owner))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("cannot set the mode of {}", dir.display()))?;
+    }
+    println!(
+        "repository {} ready for {} ({created} director(ies) created)",
+        a.repo, a.owner
+    );
+    Ok(())
+}
+
+/// uid and gid of a local account, from /etc/passwd.
+fn lookup_user(name: &str) -> Result<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd").context("cannot read /etc/passwd")?;
+    for line in passwd.lines() {
+        let fields: Vec<&str> = line.split(':').collect();
+        if fields.len() >= 4 && fields[0] == name {
+            let uid = fields[2].parse().context("bad uid in /etc/passwd")?;
+            let gid = fields[3].parse().context("bad gid in /etc/passwd")?;
+            return Ok((uid, gid));
+        }
+    }
+    bail!(
+        "--owner {name}: no such account in /etc/passwd (create it first: useradd -M -s /bin/sh {name}; usermod -p '*' {name})"
+    )
 }
 
 /// Builds the line (validated: nothing in it can break out of the quoting).
