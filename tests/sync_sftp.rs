@@ -145,3 +145,328 @@ fn incremental_sync_sends_only_new_packs() {
     assert!(last.ok);
     assert_eq!(last.bytes_sent, second.bytes_sent);
 }
+
+/// An SFTP session as the writer's account, bypassing bcpvault entirely.
+fn raw_sftp(sshd: &Sshd) -> (ssh2::Session, ssh2::Sftp) {
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", sshd.port)).unwrap();
+    let mut s = ssh2::Session::new().unwrap();
+    s.set_tcp_stream(tcp);
+    s.handshake().unwrap();
+    s.userauth_pubkey_file(USER, None, &sshd.client_key, None)
+        .unwrap();
+    let sftp = s.sftp().unwrap();
+    (s, sftp)
+}
+
+#[test]
+fn append_only_account_cannot_destroy_objects() {
+    use ssh2::{FileStat, OpenFlags, OpenType};
+    use std::io::Write;
+    let sshd = Sshd::start();
+    let v = vault_for(&sshd, "");
+    let src = corpus(&v);
+    backup(&v, &src);
+    ok(&v.cli(&["sync"], &[], false));
+    let before: Vec<(PathBuf, Vec<u8>)> = remote_files(&sshd)
+        .into_iter()
+        .map(|p| {
+            let b = fs::read(&p).unwrap();
+            (p, b)
+        })
+        .collect();
+    let pack = before
+        .iter()
+        .find(|(p, _)| p.to_string_lossy().contains("/data/"))
+        .map(|(p, _)| p.clone())
+        .unwrap();
+    let snapshot = before
+        .iter()
+        .find(|(p, _)| p.to_string_lossy().contains("/snapshots/"))
+        .map(|(p, _)| p.clone())
+        .unwrap();
+    let (_session, sftp) = raw_sftp(&sshd);
+    for target in [&pack, &snapshot] {
+        assert!(sftp.unlink(target).is_err(), "delete of {target:?} allowed");
+        assert!(
+            sftp.open_mode(
+                target,
+                OpenFlags::WRITE | OpenFlags::TRUNCATE,
+                0o644,
+                OpenType::File
+            )
+            .is_err(),
+            "truncate of {target:?} allowed"
+        );
+        assert!(
+            sftp.open_mode(target, OpenFlags::WRITE, 0o644, OpenType::File)
+                .is_err(),
+            "overwrite of {target:?} allowed"
+        );
+        let chmod = FileStat {
+            size: None,
+            uid: None,
+            gid: None,
+            perm: Some(0o100644),
+            atime: None,
+            mtime: None,
+        };
+        assert!(
+            sftp.setstat(target, chmod).is_err(),
+            "chmod of {target:?} allowed"
+        );
+        // Rename a planted file over the object.
+        let planted = target.parent().unwrap().join(".tmp-planted");
+        let mut f = sftp
+            .open_mode(
+                &planted,
+                OpenFlags::WRITE | OpenFlags::CREATE,
+                0o644,
+                OpenType::File,
+            )
+            .expect("creating a new file is allowed");
+        f.write_all(b"ransom").unwrap();
+        drop(f);
+        assert!(
+            sftp.rename(&planted, target, None).is_err(),
+            "rename over {target:?} allowed"
+        );
+        assert!(
+            sftp.symlink(&planted, &target.with_extension("link"))
+                .is_err(),
+            "symlink allowed"
+        );
+    }
+    assert!(sftp.rmdir(pack.parent().unwrap()).is_err(), "rmdir allowed");
+    for (p, bytes) in &before {
+        assert_eq!(&fs::read(p).unwrap(), bytes, "{} changed", p.display());
+    }
+    let out = ok(&v.cli(&["check"], &["--remote", "dc1"], false));
+    assert!(out.contains("no problems"), "{out}");
+}
+
+#[test]
+fn other_source_address_is_refused() {
+    let sshd = Sshd::start();
+    // The key is authorized from 127.0.0.1 only.
+    let v = vault_for(&sshd, "source_address = \"127.0.0.2\"");
+    let src = corpus(&v);
+    backup(&v, &src);
+    let err = fails(&v.cli(&["sync"], &[], false));
+    assert!(err.contains("refused key"), "{err}");
+    assert!(err.contains("127.0.0.2"), "{err}");
+    assert!(remote_files(&sshd).is_empty());
+    // The same profile from the allowed address works.
+    let text = fs::read_to_string(&v.profile)
+        .unwrap()
+        .replace("127.0.0.2", "127.0.0.1");
+    fs::write(&v.profile, text).unwrap();
+    ok(&v.cli(&["sync"], &[], false));
+    assert!(!remote_files(&sshd).is_empty());
+}
+
+#[test]
+fn unknown_or_changed_host_keys_are_refused() {
+    let sshd = Sshd::start();
+    let v = vault_for(&sshd, "");
+    let src = corpus(&v);
+    backup(&v, &src);
+    let real = fingerprint(&sshd.host_pub);
+    assert!(real.starts_with("SHA256:"), "{real}");
+
+    fs::write(&sshd.known_hosts, "").unwrap();
+    let err = fails(&v.cli(&["sync"], &[], false));
+    assert!(err.contains("unknown"), "{err}");
+    assert!(err.contains(&real), "fingerprint {real} not in: {err}");
+    assert_eq!(fs::read_to_string(&sshd.known_hosts).unwrap(), "");
+
+    let other = sshd.dir.path().join("other_host");
+    keygen(&other);
+    let pinned = format!(
+        "[127.0.0.1]:{} {}",
+        sshd.port,
+        fs::read_to_string(other.with_extension("pub")).unwrap()
+    );
+    fs::write(&sshd.known_hosts, &pinned).unwrap();
+    let err = fails(&v.cli(&["sync"], &[], false));
+    assert!(err.contains("HAS CHANGED"), "{err}");
+    assert!(err.contains(&real), "{err}");
+    assert_eq!(fs::read_to_string(&sshd.known_hosts).unwrap(), pinned);
+    assert!(remote_files(&sshd).is_empty(), "something was uploaded");
+    // Restore and check refuse the same way.
+    let err = fails(&restore_remote(&v, &v.folder("t")));
+    assert!(err.contains("HAS CHANGED"), "{err}");
+}
+
+/// Kills sshd shortly after the first object went up, while uploads continue.
+struct Killer<'a> {
+    sshd: &'a Sshd,
+    fired: AtomicBool,
+    bytes: AtomicU64,
+}
+
+impl Progress for Killer<'_> {
+    fn advance(&self, bytes: u64) {
+        let total = self.bytes.fetch_add(bytes, Ordering::SeqCst) + bytes;
+        if total > 2 * 1024 * 1024 && !self.fired.swap(true, Ordering::SeqCst) {
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    std::thread::sleep(Duration::from_millis(5));
+                    self.sshd.kill();
+                });
+            });
+        }
+    }
+}
+
+#[test]
+fn sync_killed_midway_resumes_and_checks_clean() {
+    let sshd = Sshd::start();
+    let v = vault_for(&sshd, "");
+    let src = corpus(&v);
+    backup(&v, &src);
+    let profile = Profile::load(&v.profile).unwrap();
+    let remote = &profile.remotes[0];
+    {
+        let repo = Repository::open(&v.store).unwrap();
+        let killer = Killer {
+            sshd: &sshd,
+            fired: AtomicBool::new(false),
+            bytes: AtomicU64::new(0),
+        };
+        let options = SyncOptions {
+            backoff: Backoff {
+                attempts: 3,
+                first_delay: Duration::from_millis(100),
+                max_delay: Duration::from_secs(1),
+            },
+        };
+        let err = sync_remote_with(&repo, remote, &killer, &options).unwrap_err();
+        assert!(err.to_string().contains("connection"), "{err}");
+        assert!(killer.fired.load(Ordering::SeqCst));
+        let last = last_run(repo.db(), "dc1").unwrap().unwrap();
+        assert!(!last.ok && last.error.is_some(), "{last:?}");
+    }
+    // Nothing half-written is referenced: no snapshot reached the remote.
+    assert!(
+        !remote_files(&sshd)
+            .iter()
+            .any(|p| p.to_string_lossy().contains("/snapshots/"))
+    );
+    sshd.restart();
+    let repo = Repository::open(&v.store).unwrap();
+    let done = sync_remote(&repo, remote, &bcpvault::repo::NoProgress).unwrap();
+    assert_eq!(done.snapshots, 1, "{done:?}");
+    assert!(done.bytes_sent < 7 * 1024 * 1024, "{done:?}");
+    drop(repo);
+    let out = ok(&v.cli(&["check"], &["--remote", "dc1"], false));
+    assert!(out.contains("no problems"), "{out}");
+}
+
+/// A tmpfs mounted over the remote repository; unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Tmpfs {
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .expect("run mount");
+        assert!(st.success(), "mount -t tmpfs failed (the test needs root)");
+        support::sshd::init_repo(at);
+        Tmpfs(at.to_path_buf())
+    }
+
+    fn resize(&self, size: &str) {
+        let st = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .expect("run mount");
+        assert!(st.success(), "remount failed");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn full_remote_disk_is_one_clear_error_and_recovers() {
+    let sshd = Sshd::start();
+    let tmpfs = Tmpfs::mount(&sshd.repo, "2m");
+    let v = vault_for(&sshd, "");
+    let src = corpus(&v);
+    backup(&v, &src);
+    let err = fails(&v.cli(&["sync"], &[], false));
+    eprintln!("{err}");
+    assert!(err.contains("no space left"), "{err}");
+    assert!(err.contains("sftp:dc1"), "{err}");
+    // The local store is untouched and fine.
+    let out = ok(&v.cli(&["check"], &[], false));
+    assert!(out.contains("no problems"), "{out}");
+    tmpfs.resize("64m");
+    ok(&v.cli(&["sync"], &[], false));
+    let out = ok(&v.cli(&["check"], &["--remote", "dc1"], false));
+    assert!(out.contains("no problems"), "{out}");
+    let target = v.folder("restore");
+    ok(&restore_remote(&v, &target));
+    assert_eq!(snapshot_tree(&src), snapshot_tree(&restored(&target, &src)));
+    drop(sshd);
+}
+
+#[test]
+fn tampered_remote_pack_is_named_and_refused() {
+    let sshd = Sshd::start();
+    let v = vault_for(&sshd, "");
+    let src = corpus(&v);
+    backup(&v, &src);
+    ok(&v.cli(&["sync"], &[], false));
+    // A pack of file data only (a tree pack would hide whole folders).
+    let unlocked = v.unlock();
+    let pack = remote_files(&sshd)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("/data/"))
+        .find(|p| {
+            let opened =
+                bcpvault::repo::pack::open(&fs::read(p).unwrap(), &unlocked.private_key).unwrap();
+            opened
+                .entries
+                .iter()
+                .all(|e| e.kind == bcpvault::repo::BlobKind::Data)
+        })
+        .expect("a pack of data blobs");
+    let name = pack
+        .strip_prefix(&sshd.repo)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let mut bytes = fs::read(&pack).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    fs::write(&pack, &bytes).unwrap();
+
+    let out = v.cli(&["check"], &["--remote", "dc1"], false);
+    let err = fails(&out);
+    assert!(err.contains(&name), "{err}");
+
+    let target = v.folder("restore");
+    let out = restore_remote(&v, &target);
+    let err = fails(&out);
+    assert!(err.contains(&name), "{err}");
+    // Everything restored is intact, and more than nothing was restored.
+    let original = snapshot_tree(&src);
+    let back = snapshot_tree(&restored(&target, &src));
+    let files = back.iter().filter(|(p, _)| p.extension().is_some()).count();
+    assert!(files > 10, "only {files} files restored");
+    assert!(back.len() < original.len(), "nothing was refused");
+    for (p, b) in &back {
+        assert_eq!(original.get(p), Some(b), "{} differs", p.display());
+    }
+    let _ = (EXECS, run);
+}

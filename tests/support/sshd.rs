@@ -268,7 +268,11 @@ impl Sshd {
         if let Some(mut child) = guard.take() {
             let pid = child.id();
             for p in descendants(pid) {
-                let _ = Command::new("kill").arg("-9").arg(p.to_string()).status();
+                let _ = Command::new("kill")
+                    .arg("-9")
+                    .arg(p.to_string())
+                    .stderr(Stdio::null())
+                    .status();
             }
             let _ = child.kill();
             let _ = child.wait();
