@@ -470,3 +470,11 @@ fn tampered_remote_pack_is_named_and_refused() {
     }
     let _ = (EXECS, run);
 }
+
+#[test]
+fn forget_needs_the_admin_key() {
+    let sshd = Sshd::start();
+    let v = vault_for(&sshd, "");
+    let err = fails(&v.cli(&["forget"], &["--remote", "dc1", "--keep-last", "1"], false));
+    assert!(err.contains("admin_identity"), "{err}");
+}

@@ -299,3 +299,66 @@ pub fn prune(
     }
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000_000;
+
+    fn snaps(times: &[i64]) -> Vec<(String, i64)> {
+        times
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("s{i}"), *t))
+            .collect()
+    }
+
+    #[test]
+    fn daily_keeps_the_newest_of_each_day() {
+        // Two a day for 5 days (UTC), noon and 18:00.
+        let mut times = Vec::new();
+        for d in 0..5 {
+            times.push(d * DAY + DAY / 2);
+            times.push(d * DAY + DAY * 3 / 4);
+        }
+        let all = snaps(&times);
+        let policy = Retention {
+            keep_daily: Some(3),
+            ..Default::default()
+        };
+        let kept = select_kept(&all, &policy, chrono_tz::UTC);
+        let want: BTreeSet<String> = ["s9", "s7", "s5"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(kept, want);
+    }
+
+    #[test]
+    fn newest_is_always_kept_and_rules_add_up() {
+        let all = snaps(&[0, 40 * DAY, 80 * DAY, 81 * DAY]);
+        let only_last = Retention {
+            keep_last: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(select_kept(&all, &only_last, chrono_tz::UTC).len(), 1);
+        let monthly = Retention {
+            keep_monthly: Some(12),
+            ..Default::default()
+        };
+        // Jan 1, Feb 10, Mar 22 and Mar 23 (1970): three months, newest of each.
+        let kept = select_kept(&all, &monthly, chrono_tz::UTC);
+        assert_eq!(kept.len(), 3, "{kept:?}");
+        assert!(!kept.contains("s2"));
+    }
+
+    #[test]
+    fn days_follow_the_time_zone() {
+        // 14:00 and 16:00 UTC on one day are 23:00 and 01:00 in Tokyo (UTC+9).
+        let all = snaps(&[DAY * 10 + DAY * 14 / 24, DAY * 10 + DAY * 16 / 24]);
+        let policy = Retention {
+            keep_daily: Some(5),
+            ..Default::default()
+        };
+        assert_eq!(select_kept(&all, &policy, chrono_tz::UTC).len(), 1);
+        assert_eq!(select_kept(&all, &policy, chrono_tz::Asia::Tokyo).len(), 2);
+    }
+}
