@@ -12,6 +12,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bcpvault::profile::Profile;
@@ -297,30 +298,39 @@ fn unknown_or_changed_host_keys_are_refused() {
     assert!(err.contains("HAS CHANGED"), "{err}");
 }
 
-/// Kills sshd shortly after the first object went up, while uploads continue.
-struct Killer<'a> {
-    sshd: &'a Sshd,
+/// Kills sshd (from another thread) a moment after 2 MiB went up, while the next
+/// pack is being written.
+struct Killer {
+    sshd: Arc<Sshd>,
     fired: AtomicBool,
     bytes: AtomicU64,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Start sshd again this long after the kill.
+    restart_after: Option<Duration>,
 }
 
-impl Progress for Killer<'_> {
+impl Progress for Killer {
     fn advance(&self, bytes: u64) {
         let total = self.bytes.fetch_add(bytes, Ordering::SeqCst) + bytes;
         if total > 2 * 1024 * 1024 && !self.fired.swap(true, Ordering::SeqCst) {
-            std::thread::scope(|s| {
-                s.spawn(|| {
-                    std::thread::sleep(Duration::from_millis(5));
-                    self.sshd.kill();
-                });
+            let sshd = self.sshd.clone();
+            let restart = self.restart_after;
+            let handle = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(3));
+                sshd.kill();
+                if let Some(after) = restart {
+                    std::thread::sleep(after);
+                    sshd.restart();
+                }
             });
+            *self.thread.lock().unwrap() = Some(handle);
         }
     }
 }
 
 #[test]
 fn sync_killed_midway_resumes_and_checks_clean() {
-    let sshd = Sshd::start();
+    let sshd = Arc::new(Sshd::start());
     let v = vault_for(&sshd, "");
     let src = corpus(&v);
     backup(&v, &src);
@@ -329,9 +339,11 @@ fn sync_killed_midway_resumes_and_checks_clean() {
     {
         let repo = Repository::open(&v.store).unwrap();
         let killer = Killer {
-            sshd: &sshd,
+            sshd: sshd.clone(),
             fired: AtomicBool::new(false),
             bytes: AtomicU64::new(0),
+            thread: Mutex::new(None),
+            restart_after: None,
         };
         let options = SyncOptions {
             backoff: Backoff {
@@ -341,6 +353,9 @@ fn sync_killed_midway_resumes_and_checks_clean() {
             },
         };
         let err = sync_remote_with(&repo, remote, &killer, &options).unwrap_err();
+        if let Some(t) = killer.thread.lock().unwrap().take() {
+            t.join().unwrap();
+        }
         assert!(err.to_string().contains("connection"), "{err}");
         assert!(killer.fired.load(Ordering::SeqCst));
         let last = last_run(repo.db(), "dc1").unwrap().unwrap();
@@ -477,4 +492,33 @@ fn forget_needs_the_admin_key() {
     let v = vault_for(&sshd, "");
     let err = fails(&v.cli(&["forget"], &["--remote", "dc1", "--keep-last", "1"], false));
     assert!(err.contains("admin_identity"), "{err}");
+}
+
+#[test]
+fn sync_reconnects_when_the_server_comes_back_during_backoff() {
+    let sshd = Arc::new(Sshd::start());
+    let v = vault_for(&sshd, "");
+    let src = corpus(&v);
+    backup(&v, &src);
+    let profile = Profile::load(&v.profile).unwrap();
+    let repo = Repository::open(&v.store).unwrap();
+    let killer = Killer {
+        sshd: sshd.clone(),
+        fired: AtomicBool::new(false),
+        bytes: AtomicU64::new(0),
+        thread: Mutex::new(None),
+        restart_after: Some(Duration::from_millis(300)),
+    };
+    // Default backoff: 0.5 s, 1 s, … — the server is back before the second retry.
+    let done = sync_remote(&repo, &profile.remotes[0], &killer).unwrap();
+    if let Some(t) = killer.thread.lock().unwrap().take() {
+        t.join().unwrap();
+    }
+    assert!(killer.fired.load(Ordering::SeqCst));
+    assert_eq!(done.snapshots, 1, "{done:?}");
+    // It waited for the server to come back (and did not finish before the kill).
+    assert!(done.elapsed >= Duration::from_millis(300), "{done:?}");
+    drop(repo);
+    let out = ok(&v.cli(&["check"], &["--remote", "dc1"], false));
+    assert!(out.contains("no problems"), "{out}");
 }

@@ -262,20 +262,22 @@ impl Sshd {
         s
     }
 
-    /// Kills sshd and every session process under it (open connections drop).
+    /// Kills sshd and every session process under it (open connections drop). The
+    /// listener goes first, so that no new session can start (a client reconnecting
+    /// at once) while the old sessions are being killed.
     pub fn kill(&self) {
         let mut guard = self.child.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(mut child) = guard.take() {
-            let pid = child.id();
-            for p in descendants(pid) {
+            let sessions = descendants(child.id());
+            let _ = child.kill();
+            let _ = child.wait();
+            for p in sessions {
                 let _ = Command::new("kill")
                     .arg("-9")
                     .arg(p.to_string())
                     .stderr(Stdio::null())
                     .status();
             }
-            let _ = child.kill();
-            let _ = child.wait();
         }
     }
 
