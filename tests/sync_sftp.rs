@@ -522,3 +522,16 @@ fn sync_reconnects_when_the_server_comes_back_during_backoff() {
     let out = ok(&v.cli(&["check"], &["--remote", "dc1"], false));
     assert!(out.contains("no problems"), "{out}");
 }
+
+#[test]
+fn unprepared_append_only_repository_is_explained() {
+    let sshd = Sshd::start();
+    // As if `server init-repo` had not been run: only the (writable) root exists.
+    for d in ["keys", "index", "snapshots", "audit", "data"] {
+        fs::remove_dir_all(sshd.repo.join(d)).unwrap();
+    }
+    let v = vault_for(&sshd, "");
+    let err = fails(&v.cli(&["sync"], &[], false));
+    assert!(err.contains("permission denied"), "{err}");
+    assert!(err.contains("server init-repo"), "{err}");
+}

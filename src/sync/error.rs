@@ -17,6 +17,18 @@ pub enum SyncError {
         #[source]
         source: BackendError,
     },
+    /// The remote refused to create an object. On an append-only account this
+    /// usually means the repository directories were not prepared.
+    #[error(
+        "remote {remote}: {source} (an append-only account cannot create usable directories itself: run `bcpvault server init-repo --repo PATH --owner USER` on the server)"
+    )]
+    WriteRefused {
+        /// Remote name from the profile.
+        remote: String,
+        /// What the backend reported.
+        #[source]
+        source: BackendError,
+    },
     /// Reading the local store failed.
     #[error("local store: {0}")]
     Local(#[source] BackendError),

@@ -234,9 +234,15 @@ fn upload(
 ) -> Result<bool, SyncError> {
     let outcome = backoff
         .run(name, || target.write_if_absent(name, bytes))
-        .map_err(|source| SyncError::Remote {
-            remote: remote.name.clone(),
-            source,
+        .map_err(|source| match source {
+            BackendError::PermissionDenied { .. } => SyncError::WriteRefused {
+                remote: remote.name.clone(),
+                source,
+            },
+            source => SyncError::Remote {
+                remote: remote.name.clone(),
+                source,
+            },
         })?;
     match outcome {
         WriteOutcome::Written => {
