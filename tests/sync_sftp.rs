@@ -19,7 +19,7 @@ use bcpvault::profile::Profile;
 use bcpvault::repo::{Progress, Repository};
 use bcpvault::sync::{Backoff, SyncOptions, last_run, sync_remote, sync_remote_with};
 
-use support::sshd::{Sshd, USER, fingerprint, keygen};
+use support::sshd::{Sshd, USER, fingerprint, keygen, keygen_type};
 use support::vault::{EXECS, TestVault, fails, noise, ok, restored, run, snapshot_tree};
 
 /// A vault with 1 MiB packs and the server as remote `dc1` (`extra` goes into the
@@ -534,4 +534,20 @@ fn unprepared_append_only_repository_is_explained() {
     let err = fails(&v.cli(&["sync"], &[], false));
     assert!(err.contains("permission denied"), "{err}");
     assert!(err.contains("server init-repo"), "{err}");
+}
+
+#[test]
+fn rsa_writer_key_works_too() {
+    let mut sshd = Sshd::start();
+    let rsa = sshd.dir.path().join("client_rsa");
+    keygen_type(&rsa, "rsa");
+    sshd.client_key = rsa.clone();
+    sshd.client_pub = rsa.with_extension("pub");
+    sshd.authorize("127.0.0.1");
+    let v = vault_for(&sshd, "");
+    let src = v.folder("small");
+    fs::write(src.join("x.txt"), b"rsa").unwrap();
+    backup(&v, &src);
+    let out = ok(&v.cli(&["sync"], &[], false));
+    assert!(out.contains("1 new snapshot(s)"), "{out}");
 }

@@ -91,8 +91,13 @@ pub fn ensure_user() {
 
 /// Generates an ed25519 key pair at `path` (and `path.pub`).
 pub fn keygen(path: &Path) {
+    keygen_type(path, "ed25519");
+}
+
+/// Generates a key pair of type `kind` (`ed25519`, `rsa`) at `path` (and `path.pub`).
+pub fn keygen_type(path: &Path, kind: &str) {
     let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "bcpvault-test", "-f"])
+        .args(["-q", "-t", kind, "-N", "", "-C", "bcpvault-test", "-f"])
         .arg(path)
         .stdout(Stdio::null())
         .status()
