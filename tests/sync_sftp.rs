@@ -551,3 +551,56 @@ fn rsa_writer_key_works_too() {
     let out = ok(&v.cli(&["sync"], &[], false));
     assert!(out.contains("1 new snapshot(s)"), "{out}");
 }
+
+#[test]
+fn admin_key_forgets_and_prunes_and_sync_restores_what_the_store_needs() {
+    let sshd = Sshd::start();
+    let admin = sshd.dir.path().join("admin_ed25519");
+    keygen(&admin);
+    // The admin key: same account, no forced command, from this machine only.
+    let mut keys = fs::read_to_string(&sshd.authorized_keys).unwrap();
+    keys.push_str(&format!(
+        "from=\"127.0.0.1\" {}",
+        fs::read_to_string(admin.with_extension("pub")).unwrap()
+    ));
+    fs::write(&sshd.authorized_keys, keys).unwrap();
+    let v = vault_for(&sshd, &format!("admin_identity = \"{}\"", admin.display()));
+    let src = v.folder("src");
+    for round in 0..3u64 {
+        fs::write(src.join("data.bin"), noise(1_500_000, round + 10)).unwrap();
+        backup(&v, &src);
+        ok(&v.cli(&["sync"], &[], false));
+    }
+    let snaps = |sshd: &Sshd| fs::read_dir(sshd.repo.join("snapshots")).unwrap().count();
+    let packs = |sshd: &Sshd| {
+        remote_files(sshd)
+            .iter()
+            .filter(|p| p.to_string_lossy().contains("/data/"))
+            .count()
+    };
+    assert_eq!(snaps(&sshd), 3);
+    let before = packs(&sshd);
+    let out = ok(&v.cli(
+        &["forget"],
+        &["--remote", "dc1", "--keep-last", "1", "--prune"],
+        true,
+    ));
+    assert!(out.contains("removed 2"), "{out}");
+    assert_eq!(snaps(&sshd), 1);
+    let after = packs(&sshd);
+    assert!(after < before, "{before} -> {after}: {out}");
+    // The kept snapshot restores from the remote.
+    let target = v.folder("restore");
+    ok(&restore_remote(&v, &target));
+    assert_eq!(snapshot_tree(&src), snapshot_tree(&restored(&target, &src)));
+    // The writer still deduplicates against the pruned packs: the next sync sees
+    // the prune marker and puts back what the remote lost, so a new snapshot never
+    // references a missing pack.
+    fs::write(src.join("data.bin"), noise(1_500_000, 10)).unwrap();
+    backup(&v, &src);
+    ok(&v.cli(&["sync"], &[], false));
+    assert!(packs(&sshd) > after);
+    let target = v.folder("restore2");
+    ok(&restore_remote(&v, &target));
+    assert_eq!(snapshot_tree(&src), snapshot_tree(&restored(&target, &src)));
+}
