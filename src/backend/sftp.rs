@@ -184,7 +184,19 @@ impl ReadBackend for SftpBackend {
         let path = self.path(name);
         self.with_conn("read", name, |conn| {
             let mut file = conn.sftp.open(&path).map_err(Fail::Ssh)?;
-            let mut buf = Vec::new();
+            // One buffer of the object's size: large reads let libssh2 keep many
+            // read requests in flight (read_to_end would start with tiny ones).
+            let size = file.stat().map_err(Fail::Ssh)?.size.unwrap_or(0);
+            let mut buf = vec![0u8; usize::try_from(size).map_err(|_| Fail::Short { size })?];
+            let mut filled = 0;
+            while filled < buf.len() {
+                match file.read(&mut buf[filled..]).map_err(Fail::Io)? {
+                    0 => break,
+                    n => filled += n,
+                }
+            }
+            buf.truncate(filled);
+            // Grown since the stat (not for immutable objects, but be exact).
             file.read_to_end(&mut buf).map_err(Fail::Io)?;
             Ok(buf)
         })
