@@ -65,7 +65,7 @@ pub fn run(args: SyncArgs) -> Result<()> {
                 );
             }
             Err(e) => {
-                println!("remote {}: failed: {e}", remote.name);
+                println!("sync failed: {e}");
                 failed.push(e.to_string());
             }
         }
