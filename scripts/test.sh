@@ -12,6 +12,8 @@ command -v fusermount3 >/dev/null 2>&1 || missing+=(fuse3)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 [ -x /usr/lib/openssh/sftp-server ] || missing+=(openssh-sftp-server)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+command -v useradd >/dev/null 2>&1 || missing+=(passwd)          # SFTP tests: the bcptest account
+command -v mount >/dev/null 2>&1 || missing+=(mount)             # SFTP tests: tmpfs as a full disk
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -19,4 +19,5 @@ pub mod keys;
 pub mod mount;
 pub mod profile;
 pub mod repo;
+pub mod sync;
 pub mod vfs;

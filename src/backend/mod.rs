@@ -12,9 +12,13 @@
 use std::io;
 
 pub mod local;
+pub mod remote;
+pub mod sftp;
 pub mod verify;
 
 pub use local::LocalBackend;
+pub use remote::{RemoteBackend, open_remote};
+pub use sftp::{Credential, SftpBackend};
 pub use verify::VerifyingBackend;
 
 /// One stored object as seen by `list`/`stat`.
@@ -80,6 +84,15 @@ pub enum BackendError {
         /// Human-readable reason (host key mismatch, auth refused, timeout…).
         reason: String,
     },
+    /// The connection to a remote was lost or could not be made (refused, reset,
+    /// timed out): worth retrying later, unlike [`BackendError::Connect`].
+    #[error("connection to {backend} failed: {reason}")]
+    Disconnected {
+        /// Backend description.
+        backend: String,
+        /// What happened.
+        reason: String,
+    },
     /// A range read reaching past the end of the object: the caller's offsets (from an
     /// index or pack header) disagree with the stored object.
     #[error(
@@ -135,6 +148,13 @@ pub enum BackendError {
         #[source]
         source: io::Error,
     },
+}
+
+impl BackendError {
+    /// Whether retrying later may succeed (a lost or refused connection).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, BackendError::Disconnected { .. })
+    }
 }
 
 /// Result alias for backend operations.

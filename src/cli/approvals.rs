@@ -2,7 +2,7 @@
 
 use anyhow::{Result, bail};
 
-use bcpvault::keys::{Approval, KeyFiles, UnlockedVault, Unlocker};
+use bcpvault::keys::{Approval, KeyFiles, RecoveryBundle, UnlockedVault, Unlocker};
 use bcpvault::profile::Profile;
 
 use super::common::ExecutiveArgs;
@@ -12,7 +12,11 @@ use super::prompt::PasswordSource;
 /// `profile` in memory. Fails before prompting when fewer than the threshold are named.
 pub fn unlock(profile: &Profile, args: &ExecutiveArgs) -> Result<UnlockedVault> {
     let files = KeyFiles::new(&profile.store);
-    let bundle = files.load_bundle()?;
+    unlock_bundle(files.load_bundle()?, args)
+}
+
+/// Like [`unlock`], with a bundle from elsewhere (a remote's `keys/recovery`).
+pub fn unlock_bundle(bundle: RecoveryBundle, args: &ExecutiveArgs) -> Result<UnlockedVault> {
     let need = bundle.threshold as usize;
     if args.executives.len() < need {
         bail!(

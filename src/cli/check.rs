@@ -1,17 +1,20 @@
-//! `bcpvault check <profile> [--read-data --executive …]`: verify the store.
+//! `bcpvault check <profile> [--remote NAME] [--read-data --executive …]`: verify
+//! the store, or a remote (read through a hash-verifying backend; no local DB).
 
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
 
+use bcpvault::backend::{Credential, VerifyingBackend};
 use bcpvault::repo::Repository;
-use bcpvault::repo::check::check;
+use bcpvault::repo::check::{CheckReport, check};
 use bcpvault::repo::source::Keyring;
 
-use super::approvals::unlock;
+use super::approvals::{unlock, unlock_bundle};
 use super::common::{ExecutiveArgs, load_profile};
 use super::progress_bar::{Bar, size};
+use super::remotes::{bundle_for, find_remote, open};
 
 /// Arguments of `check`.
 #[derive(Args, Debug)]
@@ -21,6 +24,9 @@ pub struct CheckArgs {
     /// Also decrypt and verify every blob (needs executives).
     #[arg(long)]
     pub read_data: bool,
+    /// Check this remote instead of the local store.
+    #[arg(long, value_name = "NAME")]
+    pub remote: Option<String>,
     #[command(flatten)]
     pub exec: ExecutiveArgs,
 }
@@ -28,13 +34,31 @@ pub struct CheckArgs {
 /// Runs the check; fails naming the first damaged object.
 pub fn run(args: CheckArgs) -> Result<()> {
     let profile = load_profile(&args.profile)?;
+    if !args.read_data && !args.exec.executives.is_empty() {
+        bail!("--executive is only used with --read-data");
+    }
+    if let Some(name) = &args.remote {
+        let remote = find_remote(&profile, name)?;
+        let backend = VerifyingBackend::new(open(remote, Credential::Writer)?);
+        let bundle = bundle_for(&profile, &backend)?;
+        let unlocked = if args.read_data {
+            Some(unlock_bundle(bundle.clone(), &args.exec)?)
+        } else {
+            None
+        };
+        let keys = match &unlocked {
+            Some(u) => Some(Keyring::new(u, &bundle)?),
+            None => None,
+        };
+        let bar = Bar::new("check");
+        let r = check(&backend, &bundle, None, keys.as_ref(), &bar)?;
+        bar.finish();
+        return report(&r, keys.is_some(), &format!("remote {name}"));
+    }
     let repo = Repository::open(&profile.store)?;
     let unlocked = if args.read_data {
         Some(unlock(&profile, &args.exec)?)
     } else {
-        if !args.exec.executives.is_empty() {
-            bail!("--executive is only used with --read-data");
-        }
         None
     };
     let keys = match &unlocked {
@@ -50,15 +74,20 @@ pub fn run(args: CheckArgs) -> Result<()> {
         &bar,
     )?;
     bar.finish();
+    report(&r, keys.is_some(), "store")
+}
+
+/// Prints the problems and the summary line; fails naming the first problem.
+fn report(r: &CheckReport, decrypted: bool, what: &str) -> Result<()> {
     for p in &r.problems {
         println!("{}: {}", p.object, p.problem);
     }
     println!(
-        "checked {} objects ({}), {} snapshots{}: {}",
+        "checked {what}: {} objects ({}), {} snapshots{}: {}",
         r.objects,
         size(r.bytes),
         r.snapshots,
-        if keys.is_some() {
+        if decrypted {
             format!(", {} blobs decrypted", r.blobs)
         } else {
             String::new()
@@ -71,7 +100,7 @@ pub fn run(args: CheckArgs) -> Result<()> {
     );
     if let Some(first) = r.problems.first() {
         bail!(
-            "check found {} problem(s); first: {}: {}",
+            "check of {what} found {} problem(s); first: {}: {}",
             r.problems.len(),
             first.object,
             first.problem

@@ -7,6 +7,7 @@ mod check;
 mod common;
 mod demo;
 mod escrow;
+mod forget;
 mod init;
 mod logging;
 mod mount;
@@ -14,9 +15,12 @@ mod profile_cmd;
 mod progress_bar;
 mod prompt;
 mod rekey;
+mod remotes;
 mod restore;
+mod server;
 mod snapshots;
 mod status;
+mod sync;
 mod unlock;
 mod unlock_test;
 mod usage;
@@ -67,6 +71,13 @@ enum Command {
     Status(status::StatusArgs),
     /// Commit the mounted drive as a snapshot.
     Snapshot(status::SnapshotArgs),
+    /// Back up the profile's sources, then copy what each remote lacks (snapshots last).
+    Sync(sync::SyncArgs),
+    /// Retention on a remote with the admin key: delete snapshots outside the policy.
+    Forget(forget::ForgetArgs),
+    /// Backup-server setup (authorized_keys line for the append-only account).
+    #[command(subcommand)]
+    Server(server::ServerCommand),
     /// Vault profiles.
     #[command(subcommand)]
     Profile(profile_cmd::ProfileCommand),
@@ -103,6 +114,9 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Seal(args) => unlock::seal(args),
         Command::Status(args) => status::run(args),
         Command::Snapshot(args) => status::snapshot(args),
+        Command::Sync(args) => sync::run(args),
+        Command::Forget(args) => forget::run(args),
+        Command::Server(cmd) => server::run(cmd),
     }
 }
 

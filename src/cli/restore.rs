@@ -1,19 +1,23 @@
 //! `bcpvault restore <profile> <target> [--snapshot ID|latest] [--path P]
-//! --executive A --executive B`: unlock in memory, verify, decrypt, write back.
+//! [--remote NAME] --executive A --executive B`: unlock in memory, verify, decrypt,
+//! write back. With `--remote` everything comes from the remote (its
+//! `keys/recovery` and `config` too), so it works on a fresh machine whose store
+//! directory is empty or missing.
 
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
 
-use bcpvault::backend::LocalBackend;
-use bcpvault::keys::KeyFiles;
+use bcpvault::backend::{Credential, LocalBackend, ReadBackend};
+use bcpvault::keys::{KeyFiles, format_fingerprint};
 use bcpvault::repo::restore::restore;
 use bcpvault::repo::source::{Keyring, RepoReader};
 
-use super::approvals::unlock;
+use super::approvals::{unlock, unlock_bundle};
 use super::common::{ExecutiveArgs, load_profile};
 use super::progress_bar::{Bar, size};
+use super::remotes::{find_remote, open, remote_bundle};
 
 /// Arguments of `restore`.
 #[derive(Args, Debug)]
@@ -28,6 +32,9 @@ pub struct RestoreArgs {
     /// Restore only this file or folder (its path inside the snapshot).
     #[arg(long)]
     pub path: Option<String>,
+    /// Restore from this remote only (no local store needed).
+    #[arg(long, value_name = "NAME")]
+    pub remote: Option<String>,
     #[command(flatten)]
     pub exec: ExecutiveArgs,
 }
@@ -35,11 +42,28 @@ pub struct RestoreArgs {
 /// Unlocks, restores, reports; fails if anything was left out.
 pub fn run(args: RestoreArgs) -> Result<()> {
     let profile = load_profile(&args.profile)?;
-    let bundle = KeyFiles::new(&profile.store).load_bundle()?;
-    let unlocked = unlock(&profile, &args.exec)?;
+    let (backend, bundle, unlocked): (Box<dyn ReadBackend>, _, _) = match &args.remote {
+        Some(name) => {
+            let remote = find_remote(&profile, name)?;
+            let backend = open(remote, Credential::Writer)?;
+            let bundle = remote_bundle(&backend)?;
+            println!(
+                "vault {} key {} (compare with the ceremony record)",
+                bundle.vault_name,
+                format_fingerprint(&bundle.fingerprint())
+            );
+            let unlocked = unlock_bundle(bundle.clone(), &args.exec)?;
+            (Box::new(backend), bundle, unlocked)
+        }
+        None => {
+            let bundle = KeyFiles::new(&profile.store).load_bundle()?;
+            let unlocked = unlock(&profile, &args.exec)?;
+            let backend = LocalBackend::open(&profile.store.join("repo"))?;
+            (Box::new(backend), bundle, unlocked)
+        }
+    };
     let keys = Keyring::new(&unlocked, &bundle)?;
-    let backend = LocalBackend::open(&profile.store.join("repo"))?;
-    let mut reader = RepoReader::open(&backend, &keys)?;
+    let mut reader = RepoReader::open(backend.as_ref(), &keys)?;
     let bar = Bar::new("restore");
     let s = restore(
         &mut reader,

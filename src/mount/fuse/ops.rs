@@ -98,6 +98,9 @@ impl Filesystem for FuseVault {
         let _ = config.set_max_write(MAX_WRITE);
         let _ = config.set_max_readahead(MAX_WRITE);
         let _ = config.add_capabilities(fuser::InitFlags::FUSE_DO_READDIRPLUS);
+        // Without it the kernel opens without O_TRUNC and truncates afterwards, and
+        // an overwrite of a sealed file would be refused as a read-modify-write.
+        let _ = config.add_capabilities(fuser::InitFlags::FUSE_ATOMIC_O_TRUNC);
         Ok(())
     }
 
