@@ -14,6 +14,7 @@ command -v fusermount3 >/dev/null 2>&1 || missing+=(fuse3)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 command -v useradd >/dev/null 2>&1 || missing+=(passwd)          # SFTP tests: the bcptest account
 command -v mount >/dev/null 2>&1 || missing+=(mount)             # SFTP tests: tmpfs as a full disk
+command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)      # mount tests: a non-reader uid
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,5 +1,6 @@
-//! `bcpvault demo`: the README's first command. Runs the key ceremony (once) and an
-//! unlock rehearsal on the embedded demo profile, which needs no server.
+//! `bcpvault demo`: the README's first command. Runs the key ceremony (once), an
+//! unlock rehearsal, and mounts the demo vault drive on the embedded demo profile,
+//! which needs no server (its remote is a local directory).
 //! The demo executives' passwords are printed on purpose: this vault is a toy.
 
 use anyhow::Result;
@@ -18,12 +19,16 @@ const DEMO_EXECUTIVES: [(&str, &str); 3] = [
     ("carol", "demo: kyoto-harbour-77"),
 ];
 
-/// Arguments of `demo` (none yet; the mount joins later).
+/// Arguments of `demo`.
 #[derive(Args, Debug)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    /// Only the ceremony and the rehearsal; do not mount the drive.
+    #[arg(long)]
+    pub no_mount: bool,
+}
 
 /// Runs the demo.
-pub fn run(_args: DemoArgs) -> Result<()> {
+pub fn run(args: DemoArgs) -> Result<()> {
     let profile = Profile::demo();
     let files = KeyFiles::new(&profile.store);
     println!(
@@ -74,13 +79,82 @@ pub fn run(_args: DemoArgs) -> Result<()> {
         format_fingerprint(&unlocked.fingerprint)
     );
     drop(unlocked);
+    let passwords = DEMO_EXECUTIVES
+        .map(|(n, p)| format!("{n} = {p:?}"))
+        .join(", ");
+    if args.no_mount {
+        println!("Try it yourself (demo passwords: {passwords}):");
+        println!(
+            "   bcpvault unlock-test mount-profiles/demo.toml --executive bob --executive carol"
+        );
+        return Ok(());
+    }
+    mount_demo(&profile, &passwords)
+}
+
+/// Step 5: mount the drive, drop a file in, show it sealed, say how to unlock.
+fn mount_demo(profile: &Profile, passwords: &str) -> Result<()> {
+    let dir = profile
+        .store
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| profile.store.clone());
+    let profile_path = dir.join("demo.toml");
+    std::fs::write(&profile_path, bcpvault::profile::DEMO_PROFILE)?;
+    let mountpoint = profile
+        .mountpoint
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("the demo profile has no mountpoint"))?;
+    let p = profile_path.display();
+    let exe = std::env::current_exe()
+        .map(|e| e.display().to_string())
+        .unwrap_or_else(|_| "bcpvault".into());
+    if bcpvault::daemon::is_mounted(&mountpoint) {
+        println!(
+            "5. the demo drive is already mounted at {}",
+            mountpoint.display()
+        );
+    } else {
+        println!("5. mounting the vault drive (sealed):");
+        print!("   ");
+        super::mount::run(super::mount::MountArgs {
+            profile: profile_path.clone(),
+            foreground: false,
+        })?;
+    }
+    let welcome = mountpoint.join("welcome.txt");
+    if !welcome.exists() {
+        std::fs::write(
+            &welcome,
+            "Welcome to the BCP vault. Only a quorum of executives can read this.\n",
+        )?;
+    }
+    match std::fs::read(&welcome) {
+        Err(e) => println!(
+            "6. wrote {} through the drive; reading it back while sealed: {e}",
+            welcome.display()
+        ),
+        Ok(_) => println!(
+            "6. {} is readable: the demo vault is unlocked right now",
+            welcome.display()
+        ),
+    }
+    println!("Try it (demo passwords: {passwords}):");
     println!(
-        "Try it yourself (demo passwords: {}):",
-        DEMO_EXECUTIVES
-            .map(|(n, p)| format!("{n} = {p:?}"))
-            .join(", ")
+        "   cp -a /etc/ssl {}/          # files go in, encrypted to the public key",
+        mountpoint.display()
     );
-    println!("   bcpvault unlock-test mount-profiles/demo.toml --executive bob --executive carol");
+    println!(
+        "   cat {}                      # Permission denied: sealed",
+        welcome.display()
+    );
+    println!("   {exe} unlock {p} --executive alice   # 1 of 2 approvals");
+    println!("   {exe} unlock {p} --executive bob     # unlocked until …");
+    println!(
+        "   cat {}                      # readable now",
+        welcome.display()
+    );
+    println!("   {exe} seal {p}; {exe} umount {p}");
     Ok(())
 }
 
