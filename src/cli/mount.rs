@@ -54,8 +54,7 @@ pub fn run(args: MountArgs) -> Result<()> {
             .ok_or_else(|| daemon::DaemonError::NoMountpoint {
                 profile: profile.origin.clone(),
             })?;
-    bcpvault::mount::fuse::clear_stale(&mountpoint)
-        .with_context(|| format!("{}: cannot clear a dead mount", mountpoint.display()))?;
+    daemon::clear_dead_mount(&mountpoint, &profile.store, &profile.name)?;
     if daemon::is_mounted(&mountpoint) {
         bail!(daemon::DaemonError::AlreadyMounted {
             vault: profile.name.clone(),

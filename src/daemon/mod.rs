@@ -37,6 +37,24 @@ pub fn is_mounted(mountpoint: &Path) -> bool {
     })
 }
 
+/// Clears the mount a dead daemon left behind. A daemon that was just killed may
+/// still be tearing down its threads (its FUSE connection not yet aborted), so a
+/// mount whose daemon does not answer is waited for, up to 5 s, until it is dead.
+pub fn clear_dead_mount(mountpoint: &Path, store: &Path, vault: &str) -> Result<(), DaemonError> {
+    let start = std::time::Instant::now();
+    loop {
+        crate::mount::fuse::clear_stale(mountpoint)
+            .map_err(|e| DaemonError::io(mountpoint, "clear a dead mount", e))?;
+        if !is_mounted(mountpoint)
+            || client::call(store, vault, &protocol::Request::Status).is_ok()
+            || start.elapsed() > Duration::from_secs(5)
+        {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn group_id(name: &str) -> Option<u32> {
     let groups = std::fs::read_to_string("/etc/group").ok()?;
     groups.lines().find_map(|l| {
@@ -56,8 +74,7 @@ pub fn serve(profile: &Profile, write: WriteOptions) -> Result<(), DaemonError> 
         .ok_or_else(|| DaemonError::NoMountpoint {
             profile: profile.origin.clone(),
         })?;
-    crate::mount::fuse::clear_stale(&mountpoint)
-        .map_err(|e| DaemonError::io(&mountpoint, "clear a dead mount", e))?;
+    clear_dead_mount(&mountpoint, &profile.store, &profile.name)?;
     if is_mounted(&mountpoint) {
         return Err(DaemonError::AlreadyMounted {
             vault: profile.name.clone(),

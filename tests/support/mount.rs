@@ -92,7 +92,14 @@ impl MountedVault {
 
     /// `bcpvault mount` (background daemon); asserts success.
     pub fn mount(&self) {
-        ok(&self.cli(&["mount"], ""));
+        let out = self.cli(&["mount"], "");
+        if !out.status.success() {
+            let log = fs::read_to_string(self.vault.store.join("daemon.log")).unwrap_or_default();
+            panic!(
+                "bcpvault mount failed: {}\ndaemon log:\n{log}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         assert!(
             self.mnt.join(".bcpvault-status").exists(),
             "mounted but no status file"
