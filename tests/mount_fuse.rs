@@ -99,6 +99,11 @@ fn a_copied_tree_is_sealed_until_a_quorum_unlocks_and_sealed_again_after() {
     assert!(status.contains("unlocked until"), "{status}");
     let mut mounted = snapshot_tree(&m.mnt);
     mounted.remove(Path::new(".bcpvault-status"));
+    // No snapshot was taken: the history folder is there and empty.
+    assert_eq!(
+        mounted.remove(Path::new(".snapshots")),
+        Some(b"<dir>".to_vec())
+    );
     assert_eq!(
         mounted,
         snapshot_tree(&src),
@@ -326,12 +331,42 @@ fn a_snapshot_of_the_live_drive_is_listed_and_checks_clean() {
     let v: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(v["state"], "sealed");
     assert!(v["last_snapshot"].as_str().is_some_and(|s| out.contains(s)));
+
+    // /.snapshots lists snapshot times while sealed; their contents need the unlock.
+    fs::write(m.path("folder/a.txt"), b"alpha, edited later").unwrap();
+    let times: Vec<_> = fs::read_dir(m.path(".snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(times.len(), 1, "{times:?}");
+    let snap = m.path(".snapshots").join(&times[0]);
+    eacces(
+        fs::read_dir(&snap).and_then(|rd| rd.collect::<Result<Vec<_>, _>>()),
+        "listing a snapshot while sealed",
+    );
+    m.unlock();
+    assert_eq!(fs::read(snap.join("folder/a.txt")).unwrap(), b"alpha");
+    assert_eq!(
+        fs::read(m.path("folder/a.txt")).unwrap(),
+        b"alpha, edited later"
+    );
+    assert_eq!(
+        errno(fs::write(snap.join("folder/new.txt"), b"x")),
+        libc::EROFS
+    );
+    assert_eq!(
+        errno(fs::remove_file(snap.join("folder/a.txt"))),
+        libc::EROFS
+    );
+    assert_eq!(errno(fs::create_dir(m.path(".snapshots/x"))), libc::EROFS);
+    m.seal();
     // The store is in use by the daemon; after umount the snapshot restores.
     m.umount();
     let target = m.vault.folder("restored");
     vault::ok(&m.vault.cli(&["restore"], &[target.to_str().unwrap()], true));
     let restored = vault::restored(&target, Path::new("/"));
     assert_eq!(fs::read(restored.join("folder/a.txt")).unwrap(), b"alpha");
+    assert!(!restored.join(".snapshots").exists() && !restored.join(".bcpvault-status").exists());
     m.mount();
 }
 

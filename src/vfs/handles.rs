@@ -67,6 +67,13 @@ pub enum Handle {
     },
     /// A virtual read-only file whose text was fixed at open (`/.bcpvault-status`).
     Text(Arc<Vec<u8>>),
+    /// A file of a past snapshot (`/.snapshots/…`): its chunks, read-only.
+    Frozen {
+        /// Chunks with plaintext lengths.
+        chunks: Arc<Vec<(crate::repo::BlobId, u32)>>,
+        /// Caller's uid at open.
+        uid: u32,
+    },
 }
 
 #[derive(Default)]
@@ -130,6 +137,21 @@ impl HandleTable {
         fh
     }
 
+    /// Opens a handle on a snapshot file.
+    pub fn open_frozen(&self, chunks: Vec<(crate::repo::BlobId, u32)>, uid: u32) -> u64 {
+        let mut t = self.lock();
+        t.next += 1;
+        let fh = t.next;
+        t.handles.insert(
+            fh,
+            Handle::Frozen {
+                chunks: Arc::new(chunks),
+                uid,
+            },
+        );
+        fh
+    }
+
     /// The handle `fh`.
     pub fn get(&self, fh: u64) -> Option<Handle> {
         self.lock().handles.get(&fh).cloned()
@@ -139,7 +161,7 @@ impl HandleTable {
     pub fn release(&self, fh: u64) -> Option<(Arc<OpenFile>, bool)> {
         let mut t = self.lock();
         match t.handles.remove(&fh)? {
-            Handle::Text(_) => None,
+            Handle::Text(_) | Handle::Frozen { .. } => None,
             Handle::File { file, .. } => {
                 let ino = file.ino;
                 let last = match t.files.get_mut(&ino) {

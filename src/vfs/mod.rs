@@ -13,6 +13,7 @@ pub mod attr;
 pub mod decrypt;
 pub mod error;
 pub mod handles;
+pub mod history;
 pub mod inode;
 pub mod namespace;
 pub mod snapshot;

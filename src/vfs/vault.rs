@@ -22,6 +22,7 @@ use super::attr::{Attr, FileKind};
 use super::decrypt::Decryptor;
 use super::error::{VfsError, VfsResult};
 use super::handles::{Access, FileState, Handle, HandleTable, OpenFile};
+use super::history::{HISTORY_NAME, History, is_history};
 use super::inode::{Ino, InodeKind, ROOT};
 use super::namespace::{AttrChange, Namespace, now_ns};
 use super::staging::{MemoryBudget, Staging};
@@ -71,6 +72,7 @@ pub struct VaultFs {
     stored: AtomicU64,
     uncommitted: AtomicBool,
     status_note: std::sync::Mutex<String>,
+    history: History,
 }
 
 impl VaultFs {
@@ -94,6 +96,7 @@ impl VaultFs {
             stored: AtomicU64::new(stored),
             uncommitted: AtomicBool::new(false),
             status_note: std::sync::Mutex::new(String::new()),
+            history: History::default(),
             repo,
         })
     }
@@ -171,6 +174,9 @@ impl VaultFs {
         if ino == STATUS_INO {
             return Ok(self.status_attr());
         }
+        if is_history(ino) {
+            return self.history.getattr(ino);
+        }
         let mut attr = Attr::of(&self.ns.get(ino)?);
         if let Some(f) = self.handles.file(ino) {
             let st = f.lock();
@@ -184,20 +190,36 @@ impl VaultFs {
         Ok(attr)
     }
 
-    /// Looks `name` up in `parent`.
-    pub fn lookup(&self, parent: Ino, name: &[u8]) -> VfsResult<Attr> {
+    /// Looks `name` up in `parent` for caller `uid` (entries inside a past
+    /// snapshot need the unlocked view).
+    pub fn lookup(&self, parent: Ino, name: &[u8], uid: u32) -> VfsResult<Attr> {
         if parent == ROOT && name == STATUS_NAME {
             return Ok(self.status_attr());
+        }
+        if parent == ROOT && name == HISTORY_NAME {
+            return Ok(self.history.folder_attr());
+        }
+        if is_history(parent) {
+            return self
+                .history
+                .lookup(parent, name, &self.repo, || self.decryptor_for(uid));
         }
         let inode = self.ns.lookup(parent, name)?;
         self.getattr(inode.ino)
     }
 
-    /// Entries of a directory (the root also lists the status file).
-    pub fn readdir(&self, ino: Ino) -> VfsResult<Vec<(Vec<u8>, Attr)>> {
+    /// Entries of a directory (the root also lists the status file and the
+    /// snapshots folder) for caller `uid`.
+    pub fn readdir(&self, ino: Ino, uid: u32) -> VfsResult<Vec<(Vec<u8>, Attr)>> {
+        if is_history(ino) {
+            return self
+                .history
+                .readdir(ino, &self.repo, || self.decryptor_for(uid));
+        }
         let mut out = Vec::new();
         if ino == ROOT {
             out.push((STATUS_NAME.to_vec(), self.status_attr()));
+            out.push((HISTORY_NAME.to_vec(), self.history.folder_attr()));
         }
         for (name, inode) in self.ns.list(ino)? {
             let attr = self.getattr(inode.ino)?;
@@ -207,8 +229,18 @@ impl VaultFs {
     }
 
     fn refuse_virtual(&self, parent: Ino, name: &[u8]) -> VfsResult<()> {
-        if parent == ROOT && name == STATUS_NAME {
+        if is_history(parent) {
+            return Err(VfsError::ReadOnly);
+        }
+        if parent == ROOT && (name == STATUS_NAME || name == HISTORY_NAME) {
             return Err(VfsError::Exists);
+        }
+        Ok(())
+    }
+
+    fn refuse_read_only(&self, parent: Ino, name: &[u8]) -> VfsResult<()> {
+        if is_history(parent) || (parent == ROOT && (name == STATUS_NAME || name == HISTORY_NAME)) {
+            return Err(VfsError::ReadOnly);
         }
         Ok(())
     }
@@ -250,6 +282,9 @@ impl VaultFs {
 
     /// `readlink`.
     pub fn readlink(&self, ino: Ino) -> VfsResult<Vec<u8>> {
+        if is_history(ino) {
+            return self.history.readlink(ino);
+        }
         match self.ns.get(ino)?.kind {
             InodeKind::Symlink { target } => Ok(target),
             _ => Err(VfsError::Invalid("not a symbolic link")),
@@ -258,9 +293,7 @@ impl VaultFs {
 
     /// `unlink` (files and symlinks).
     pub fn unlink(&self, parent: Ino, name: &[u8]) -> VfsResult<()> {
-        if parent == ROOT && name == STATUS_NAME {
-            return Err(VfsError::ReadOnly);
-        }
+        self.refuse_read_only(parent, name)?;
         self.ns.remove(parent, name, false)?;
         self.uncommitted.store(true, Ordering::Release);
         Ok(())
@@ -268,6 +301,7 @@ impl VaultFs {
 
     /// `rmdir` (empty directories only).
     pub fn rmdir(&self, parent: Ino, name: &[u8]) -> VfsResult<()> {
+        self.refuse_read_only(parent, name)?;
         self.ns.remove(parent, name, true)?;
         self.uncommitted.store(true, Ordering::Release);
         Ok(())
@@ -301,7 +335,7 @@ impl VaultFs {
         size: Option<u64>,
         uid: u32,
     ) -> VfsResult<Attr> {
-        if ino == STATUS_INO {
+        if ino == STATUS_INO || is_history(ino) {
             return Err(VfsError::ReadOnly);
         }
         if let Some(size) = size {
@@ -391,6 +425,14 @@ impl VaultFs {
                 return Err(VfsError::ReadOnly);
             }
             return Ok(self.handles.open_text(self.status_text().into_bytes()));
+        }
+        if is_history(ino) {
+            if mode.write || mode.truncate {
+                return Err(VfsError::ReadOnly);
+            }
+            self.decryptor_for(uid)?;
+            let chunks = self.history.file_chunks(ino, &self.repo)?;
+            return Ok(self.handles.open_frozen(chunks, uid));
         }
         let inode = self.ns.get(ino)?;
         let InodeKind::File { size, .. } = inode.kind else {
@@ -502,6 +544,7 @@ impl VaultFs {
                 let end = (start + len).min(text.len());
                 Ok(text[start..end].to_vec())
             }
+            Handle::Frozen { chunks, uid } => self.decryptor_for(uid)?.read(&chunks, offset, len),
             Handle::File { file, access, uid } => {
                 {
                     let st = file.lock();

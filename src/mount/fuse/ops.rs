@@ -110,8 +110,8 @@ impl Filesystem for FuseVault {
         }
     }
 
-    fn lookup(&self, _req: &Request, parent: INodeNo, n: &OsStr, reply: ReplyEntry) {
-        match self.vault.lookup(parent.0, name(n)) {
+    fn lookup(&self, req: &Request, parent: INodeNo, n: &OsStr, reply: ReplyEntry) {
+        match self.vault.lookup(parent.0, name(n), req.uid()) {
             Ok(a) => reply.entry(&TTL, &file_attr(&a), Generation(0)),
             Err(e) => reply.error(reported("lookup", e)),
         }
@@ -352,13 +352,13 @@ impl Filesystem for FuseVault {
 
     fn readdir(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         _fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let entries = match self.listing(ino.0) {
+        let entries = match self.listing(ino.0, req.uid()) {
             Ok(e) => e,
             Err(e) => return reply.error(reported("readdir", e)),
         };
@@ -377,13 +377,13 @@ impl Filesystem for FuseVault {
 
     fn readdirplus(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         _fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        let entries = match self.listing(ino.0) {
+        let entries = match self.listing(ino.0, req.uid()) {
             Ok(e) => e,
             Err(e) => return reply.error(reported("readdirplus", e)),
         };
@@ -490,10 +490,10 @@ impl Filesystem for FuseVault {
 
 impl FuseVault {
     /// `.`, `..` and the entries of a directory.
-    fn listing(&self, ino: u64) -> Result<Vec<(Vec<u8>, Attr)>, VfsError> {
+    fn listing(&self, ino: u64, uid: u32) -> Result<Vec<(Vec<u8>, Attr)>, VfsError> {
         let me = self.vault.getattr(ino)?;
         let mut out = vec![(b".".to_vec(), me.clone()), (b"..".to_vec(), me)];
-        out.extend(self.vault.readdir(ino)?);
+        out.extend(self.vault.readdir(ino, uid)?);
         Ok(out)
     }
 }
