@@ -372,6 +372,21 @@ impl LocalBackend {
         Ok(())
     }
 
+    /// fsync of one object's file (its directory entry: [`Self::sync_dir_of`]).
+    pub fn sync_file(&self, name: &str) -> BackendResult<()> {
+        let path = self.path_of(name)?;
+        File::open(&path)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| self.err(Op::Write, name, e))
+    }
+
+    /// fsync of a directory of the repository (`data/ab`), making the names
+    /// published in it durable.
+    pub fn sync_dir_of(&self, dir: &str) -> BackendResult<()> {
+        let path = self.path_of(dir)?;
+        sync_dir(&path).map_err(|e| self.err(Op::Write, dir, e))
+    }
+
     fn publish(&self, name: &str, data: &[u8], durable: bool) -> BackendResult<WriteOutcome> {
         let path = self.path_of(name)?;
         // Not needed for correctness (the link below decides), but it spares writing

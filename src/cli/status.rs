@@ -62,6 +62,9 @@ pub fn run(args: StatusArgs) -> Result<()> {
         "last snapshot: {}",
         s.last_snapshot.as_deref().unwrap_or("none yet")
     );
+    for line in &s.remotes {
+        println!("{line}");
+    }
     Ok(())
 }
 

@@ -35,6 +35,28 @@ pub fn run(args: SyncArgs) -> Result<()> {
         ),
         None => profile.remotes.clone(),
     };
+    // While the drive is mounted the daemon owns the store: it backs up the
+    // sources, snapshots the live drive and syncs.
+    let request = bcpvault::daemon::protocol::Request::Sync {
+        remote: args.remote.clone(),
+    };
+    if bcpvault::daemon::client::call(
+        &profile.store,
+        &profile.name,
+        &bcpvault::daemon::protocol::Request::Status,
+    )
+    .is_ok()
+    {
+        match bcpvault::daemon::client::call(&profile.store, &profile.name, &request)? {
+            bcpvault::daemon::protocol::Response::Synced { lines } => {
+                for l in lines {
+                    println!("{l}");
+                }
+                return Ok(());
+            }
+            other => bail!("unexpected answer from the mount daemon: {other:?}"),
+        }
+    }
     let backup_error = if profile.sources.is_empty() {
         None
     } else {

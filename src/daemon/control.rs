@@ -31,6 +31,8 @@ pub struct Shared {
     pub stop: std::sync::atomic::AtomicBool,
     /// Host name recorded in snapshots.
     pub host: String,
+    /// Scheduled and requested syncs.
+    pub syncer: super::schedule::Syncer,
 }
 
 /// Binds the control socket at `path`, replacing a stale one.
@@ -112,6 +114,7 @@ pub fn status(shared: &Shared) -> Status {
         stored_bytes: vault.stored_bytes(),
         quota: vault.quota(),
         last_snapshot,
+        remotes: shared.syncer.report(vault, chrono::Utc::now()),
     }
 }
 
@@ -144,6 +147,27 @@ fn answer(shared: &Shared, req: Request) -> Response {
                 message: format!("snapshot failed: {e}"),
             },
         },
+        Request::Sync { remote } => {
+            let remotes: Vec<_> = shared
+                .syncer
+                .profile
+                .remotes
+                .iter()
+                .filter(|r| remote.as_ref().is_none_or(|n| &r.name == n))
+                .cloned()
+                .collect();
+            if let Some(n) = &remote
+                && remotes.is_empty()
+            {
+                return Response::Error {
+                    message: format!("the profile has no remote named {n:?}"),
+                };
+            }
+            match shared.syncer.run(&shared.vault, &shared.host, &remotes) {
+                Ok(lines) => Response::Synced { lines },
+                Err(message) => Response::Error { message },
+            }
+        }
         Request::Umount => {
             shared
                 .stop

@@ -11,6 +11,7 @@ pub mod control;
 pub mod error;
 pub mod paths;
 pub mod protocol;
+pub mod schedule;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -134,7 +135,26 @@ pub fn serve(profile: &Profile, write: WriteOptions) -> Result<(), DaemonError> 
         mountpoint: mountpoint.display().to_string(),
         stop: AtomicBool::new(false),
         host: hostname(),
+        syncer: schedule::Syncer::new(profile.clone()),
     });
+    let scheduler = {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            while !shared.stop.load(Ordering::Acquire) {
+                let due = shared.syncer.due(&shared.vault, chrono::Utc::now());
+                if !due.is_empty() {
+                    tracing::info!(remotes = due.len(), "scheduled sync due");
+                    let _ = shared.syncer.run(&shared.vault, &shared.host, &due);
+                }
+                for _ in 0..20 {
+                    if shared.stop.load(Ordering::Acquire) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        })
+    };
     listener
         .set_nonblocking(true)
         .map_err(|e| DaemonError::io(&socket, "configure", e))?;
@@ -169,6 +189,8 @@ pub fn serve(profile: &Profile, write: WriteOptions) -> Result<(), DaemonError> 
             break;
         }
     }
+    shared.stop.store(true, Ordering::Release);
+    let _ = scheduler.join();
     tracing::info!("stopping: sealing open files and unmounting");
     if let Err(e) = vault.seal_all() {
         tracing::error!(error = %e, "sealing open files at unmount failed");

@@ -23,6 +23,11 @@ pub enum Request {
     Snapshot,
     /// Seal open files, unmount, stop.
     Umount,
+    /// Back up sources, snapshot the drive and sync remotes now.
+    Sync {
+        /// Only this remote (default: all).
+        remote: Option<String>,
+    },
 }
 
 impl std::fmt::Debug for Request {
@@ -35,6 +40,7 @@ impl std::fmt::Debug for Request {
             Request::Seal => f.write_str("Seal"),
             Request::Snapshot => f.write_str("Snapshot"),
             Request::Umount => f.write_str("Umount"),
+            Request::Sync { remote } => write!(f, "Sync {{ remote: {remote:?} }}"),
         }
     }
 }
@@ -66,6 +72,9 @@ pub struct Status {
     pub quota: Option<u64>,
     /// Newest snapshot id, if any.
     pub last_snapshot: Option<String>,
+    /// Per remote: last sync (time, result, bytes) and next scheduled run.
+    #[serde(default)]
+    pub remotes: Vec<String>,
 }
 
 /// A daemon's answer.
@@ -92,6 +101,11 @@ pub enum Response {
     Done {
         /// What happened.
         message: String,
+    },
+    /// A sync ran; one line per step.
+    Synced {
+        /// What was done.
+        lines: Vec<String>,
     },
     /// A snapshot was committed.
     Snapshot {

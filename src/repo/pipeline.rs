@@ -281,6 +281,55 @@ fn write(
     Ok((map, stored))
 }
 
+/// Stores `data` as content without the thread pipeline, for small inputs (a
+/// file sealed at close) where starting threads costs more than the work. Same
+/// chunks, ids and packs as [`BlobWriter::content_sized`]; returns them and the
+/// stored bytes.
+pub fn store_inline(
+    repo: &Repository,
+    opts: &WriteOptions,
+    data: &[u8],
+) -> RepoResult<(Vec<(BlobId, u32)>, u64)> {
+    let mut ids = Vec::new();
+    let mut builder: Option<PackBuilder> = None;
+    let mut seen = HashSet::new();
+    for chunk in super::chunker::chunk_all(repo.writer().gear_seed, data) {
+        let id = repo.hasher().id(&chunk);
+        let len = chunk.len() as u32;
+        if !seen.contains(&id) && !repo.contains(&id)? {
+            seen.insert(id);
+            let blob = prepare(BlobKind::Data, id, chunk, opts.compression_level);
+            let b = match builder.as_mut() {
+                Some(b) => b,
+                None => builder.insert(PackBuilder::new(&repo.recipients(), opts.pack_size)?),
+            };
+            b.add(&blob);
+        }
+        ids.push((id, len));
+    }
+    let Some(builder) = builder else {
+        return Ok((ids, 0));
+    };
+    let pack = builder.finish();
+    let size = pack.bytes.len() as u64;
+    if let Some(q) = opts.quota {
+        let used = repo.stored_bytes()?;
+        if used + size > q {
+            return Err(RepoError::Quota {
+                used,
+                need: size,
+                quota: q,
+            });
+        }
+    }
+    if opts.deferred {
+        repo.commit_pack_deferred(&pack)?;
+    } else {
+        repo.commit_pack(&pack)?;
+    }
+    Ok((ids, size))
+}
+
 /// Blob tables of the packs a run wrote (for an index copy).
 pub fn pack_tables(stats: &WriteStats) -> impl Iterator<Item = (&ObjectId, &Vec<PackEntry>)> {
     stats.packs.packs.iter()

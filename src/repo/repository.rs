@@ -323,19 +323,37 @@ impl Repository {
 
     /// Makes everything deferred so far survive power loss: fsync of the packs
     /// published since the last group commit, a DB flush, an empty journal.
+    ///
+    /// The packs are fsynced first without blocking writers (closes go on); only
+    /// the few published meanwhile are synced while the journal is held.
     pub fn group_commit(&self) -> RepoResult<()> {
         let path = self.store.join("journal");
+        let first = std::mem::take(&mut *self.lock_unsynced());
+        self.sync_packs(&first)?;
         self.journal.checkpoint(
             || -> RepoResult<()> {
-                let names = std::mem::take(&mut *self.lock_unsynced());
-                for name in &names {
-                    self.backend.sync_object(name)?;
-                }
+                let rest = std::mem::take(&mut *self.lock_unsynced());
+                self.sync_packs(&rest)?;
                 self.db.flush()?;
                 Ok(())
             },
             |e| RepoError::io(&path, "truncate", e),
         )
+    }
+
+    /// fsync of pack files, and once of each directory holding them.
+    fn sync_packs(&self, names: &[String]) -> RepoResult<()> {
+        let mut dirs = std::collections::BTreeSet::new();
+        for name in names {
+            self.backend.sync_file(name)?;
+            if let Some((dir, _)) = name.rsplit_once('/') {
+                dirs.insert(dir.to_string());
+            }
+        }
+        for dir in dirs {
+            self.backend.sync_dir_of(&dir)?;
+        }
+        Ok(())
     }
 
     /// Replays what a crash left in the journal (its consistent prefix), then

@@ -33,6 +33,9 @@ pub const STATUS_NAME: &[u8] = b".bcpvault-status";
 /// Inode of the virtual status file (never allocated to a real entry).
 pub const STATUS_INO: Ino = u64::MAX - 1;
 
+/// Files up to this size are sealed in the calling thread (one chunk or a few).
+const INLINE_SEAL: u64 = 4 * 1024 * 1024;
+
 /// Settings of one mount.
 #[derive(Debug, Clone)]
 pub struct VaultOptions {
@@ -652,16 +655,26 @@ impl VaultFs {
         };
         let size = staging.size();
         let what = PathBuf::from(format!("inode {}", file.ino));
-        let (chunks, stats) = crate::repo::BlobWriter::run(&self.repo, &self.write, |w| {
-            w.content_sized(staging.reader(), &what, &crate::repo::NoProgress)
-        })
-        .map_err(|e| {
-            let e = VfsError::from_repo(e);
+        let sealed = if size <= INLINE_SEAL {
+            // Small files (most office documents): no pipeline threads.
+            staging.read(0, size as usize).and_then(|plain| {
+                let plain = zeroize::Zeroizing::new(plain);
+                crate::repo::pipeline::store_inline(&self.repo, &self.write, &plain)
+                    .map_err(VfsError::from_repo)
+            })
+        } else {
+            crate::repo::BlobWriter::run(&self.repo, &self.write, |w| {
+                w.content_sized(staging.reader(), &what, &crate::repo::NoProgress)
+            })
+            .map(|((chunks, _), stats)| (chunks, stats.stored_bytes))
+            .map_err(VfsError::from_repo)
+        };
+        let (chunks, stored) = sealed.map_err(|e| {
             tracing::error!(ino = file.ino, error = %e, "sealing failed; the file stays open and staged");
             e
         })?;
-        self.stored.fetch_add(stats.stored_bytes, Ordering::AcqRel);
-        self.ns.set_content(file.ino, size, chunks.0, st.mtime_ns)?;
+        self.stored.fetch_add(stored, Ordering::AcqRel);
+        self.ns.set_content(file.ino, size, chunks, st.mtime_ns)?;
         st.dirty = false;
         self.uncommitted.store(true, Ordering::Release);
         Ok(())
