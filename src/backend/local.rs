@@ -396,7 +396,15 @@ impl LocalBackend {
         }
         let dir = self.create_parent_dirs(name)?;
         let tmp = self.write_temp(&dir, name, data, durable)?;
-        let published = publish_by_link(&tmp, &path).or_else(|e| {
+        // The mount's packs (unsynced) are named by their hash and written by one
+        // process: check-then-rename suffices and spares the file system an inode
+        // created and deleted per pack (link, then unlink of the temp name).
+        let published = if durable {
+            publish_by_link(&tmp, &path)
+        } else {
+            publish_by_rename(&tmp, &path)
+        };
+        let published = published.or_else(|e| {
             if link_unsupported(&e) {
                 // FAT and exFAT USB disks have no hard links.
                 publish_by_rename(&tmp, &path)
