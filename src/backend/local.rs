@@ -225,7 +225,11 @@ impl LocalBackend {
             .open(&tmp)
             .map_err(|e| self.err(Op::Write, name, e))?;
         let written = (|| {
-            file.write_all(data)?;
+            // ≤ 128 KiB per write(2): one multi-MiB write into fresh page cache
+            // costs about 3× the CPU on the VMs this runs on (measured, SPEC §11).
+            for piece in data.chunks(128 * 1024) {
+                file.write_all(piece)?;
+            }
             // The umask may have dropped bits from the creation mode; set it exactly.
             file.set_permissions(fs::Permissions::from_mode(OBJECT_MODE))?;
             // ENOSPC may only surface here on filesystems with delayed allocation.
