@@ -19,6 +19,8 @@ pub struct FileState {
     pub dirty: bool,
     /// Modification time to record at the next seal.
     pub mtime_ns: i64,
+    /// Attributes at open (shown after the name is unlinked while open).
+    pub attr: super::attr::Attr,
 }
 
 /// A file open through one or more handles.

@@ -180,7 +180,15 @@ impl VaultFs {
         if is_history(ino) {
             return self.history.getattr(ino);
         }
-        let mut attr = Attr::of(&self.ns.get(ino)?);
+        let mut attr = match self.ns.get(ino) {
+            Ok(inode) => Attr::of(&inode),
+            // Unlinked (or renamed over) while open: the handles still see it.
+            Err(VfsError::NotFound) => match self.handles.file(ino) {
+                Some(f) => f.lock().attr.clone(),
+                None => return Err(VfsError::NotFound),
+            },
+            Err(e) => return Err(e),
+        };
         if let Some(f) = self.handles.file(ino) {
             let st = f.lock();
             if let Some(s) = &st.staging {
@@ -390,6 +398,7 @@ impl VaultFs {
             staging: Some(staging),
             dirty: true,
             mtime_ns: now_ns(),
+            attr: Attr::of(&inode),
         };
         let file = OpenFile::detached(ino, state);
         self.seal_file(&file)
@@ -449,51 +458,56 @@ impl VaultFs {
             write: mode.write,
             append: mode.append,
         };
-        let open_staged = self
-            .handles
-            .file(ino)
-            .is_some_and(|f| f.lock().staging.is_some());
-        if !mode.write {
-            if !open_staged || self.view.decryptor().is_some() {
-                self.decryptor_for(uid)?;
-            } else {
-                tracing::warn!(uid, ino, "read refused: the vault is sealed");
-                return Err(VfsError::Sealed);
-            }
-            let (fh, _) = self.handles.open_file(ino, access, uid, || FileState {
-                staging: None,
-                dirty: false,
-                mtime_ns: inode.mtime_ns,
-            });
-            return Ok(fh);
-        }
-        // Writing: the staged content starts empty (O_TRUNC, empty file), from a
-        // handle that already stages it, or from the decrypted content (unlocked).
-        let initial = if mode.truncate || size == 0 || open_staged {
-            Staging::new(self.budget.clone(), &self.spill_dir)
-        } else {
-            match self.load_staging(ino, uid) {
-                Ok(s) => s,
-                Err(VfsError::Sealed) => {
-                    tracing::warn!(
-                        uid,
-                        ino,
-                        "open for writing without O_TRUNC refused: the vault is sealed"
-                    );
-                    return Err(VfsError::Sealed);
-                }
-                Err(e) => return Err(e),
-            }
-        };
-        let mut initial = Some(initial);
+        // Take the handle first, then decide under the file's lock: a RELEASE of
+        // an earlier descriptor can no longer drop the staging in between.
         let (fh, file) = self.handles.open_file(ino, access, uid, || FileState {
             staging: None,
             dirty: false,
             mtime_ns: inode.mtime_ns,
+            attr: Attr::of(&inode),
         });
+        if let Err(e) = self.init_handle(&file, size, mode, uid) {
+            if let Some((file, true)) = self.handles.release(fh) {
+                file.lock().staging = None;
+            }
+            return Err(e);
+        }
+        Ok(fh)
+    }
+
+    /// Checks access and prepares the staging of a freshly counted handle.
+    fn init_handle(&self, file: &OpenFile, size: u64, mode: OpenMode, uid: u32) -> VfsResult<()> {
+        let ino = file.ino;
         let mut st = file.lock();
-        if st.staging.is_none() {
-            st.staging = initial.take();
+        let staged = st.staging.is_some();
+        if !mode.write {
+            if staged && self.view.decryptor().is_none() {
+                tracing::warn!(uid, ino, "read refused: the vault is sealed");
+                return Err(VfsError::Sealed);
+            }
+            self.decryptor_for(uid)?;
+            return Ok(());
+        }
+        // Writing: the staged content starts empty (O_TRUNC, empty file), is the
+        // one other handles already stage, or the decrypted content (unlocked).
+        if !staged {
+            let initial = if mode.truncate || size == 0 {
+                Staging::new(self.budget.clone(), &self.spill_dir)
+            } else {
+                match self.load_staging(ino, uid) {
+                    Ok(s) => s,
+                    Err(VfsError::Sealed) => {
+                        tracing::warn!(
+                            uid,
+                            ino,
+                            "open for writing without O_TRUNC refused: the vault is sealed"
+                        );
+                        return Err(VfsError::Sealed);
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            st.staging = Some(initial);
         }
         if mode.truncate {
             if let Some(s) = st.staging.as_mut()
@@ -506,7 +520,7 @@ impl VaultFs {
                 st.mtime_ns = now_ns();
             }
         }
-        Ok(fh)
+        Ok(())
     }
 
     /// Creates and opens a new, empty file.
@@ -625,12 +639,19 @@ impl VaultFs {
     /// RELEASE: seals what arrived after the last FLUSH; the last handle drops the
     /// staging.
     pub fn release(&self, fh: u64) -> VfsResult<()> {
-        let Some((file, last)) = self.handles.release(fh) else {
-            return Ok(());
+        // Seal while the handle still counts, so a new open of the file shares
+        // the staging instead of reading content that is not sealed yet.
+        let sealed = match self.handles.get(fh) {
+            Some(Handle::File { file, .. }) => self.seal_file(&file),
+            _ => Ok(()),
         };
-        let sealed = self.seal_file(&file);
+        let Some((file, last)) = self.handles.release(fh) else {
+            return sealed;
+        };
         if last {
+            let again = self.seal_file(&file);
             file.lock().staging = None;
+            again?;
         }
         sealed
     }
@@ -653,6 +674,11 @@ impl VaultFs {
         let Some(staging) = st.staging.as_ref() else {
             return Ok(());
         };
+        if matches!(self.ns.get(file.ino), Err(VfsError::NotFound)) {
+            // Unlinked while open: nothing names it any more; store nothing.
+            st.dirty = false;
+            return Ok(());
+        }
         let size = staging.size();
         let what = PathBuf::from(format!("inode {}", file.ino));
         let sealed = if size <= INLINE_SEAL {
