@@ -6,6 +6,7 @@
 //! Directory modes and times are set after their contents. Ownership is restored
 //! when the process may (root); symlink times are not restored.
 
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::{self, File, FileTimes};
 use std::io::Write;
@@ -59,12 +60,16 @@ pub fn restore(
     match path.map(|p| p.trim_matches('/')).filter(|p| !p.is_empty()) {
         None => {
             progress.total(snap.header.logical_bytes);
-            let mut run = Run {
-                reader,
-                progress,
-                summary: &mut summary,
-            };
-            run.contents(&root, target)?;
+            let mut packs = Vec::new();
+            plan_packs(reader, &root, &mut packs, &mut HashSet::new());
+            reader.with_prefetch(packs, |reader| {
+                let mut run = Run {
+                    reader,
+                    progress,
+                    summary: &mut summary,
+                };
+                run.contents(&root, target)
+            })?;
         }
         Some(p) => {
             let node = find(reader, &root, p)?.ok_or_else(|| RepoError::NoSuchPath {
@@ -85,6 +90,36 @@ pub fn restore(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     Ok(summary)
+}
+
+/// The packs a full restore of `tree` reads, in the order it first needs them
+/// (depth first, in entry order, as [`Run::contents`] walks). Unreadable trees
+/// and chunks are left out here; the restore itself reports them.
+fn plan_packs(
+    reader: &mut RepoReader<'_>,
+    tree: &Tree,
+    out: &mut Vec<super::id::ObjectId>,
+    seen: &mut HashSet<super::id::ObjectId>,
+) {
+    for node in &tree.nodes {
+        match &node.kind {
+            NodeKind::Dir { subtree } => {
+                if let Ok(t) = reader.tree(subtree) {
+                    plan_packs(reader, &t, out, seen);
+                }
+            }
+            NodeKind::File { chunks, .. } => {
+                for c in chunks {
+                    if let Ok(p) = reader.pack_of(c)
+                        && seen.insert(p)
+                    {
+                        out.push(p);
+                    }
+                }
+            }
+            NodeKind::Symlink { .. } => {}
+        }
+    }
 }
 
 fn find(reader: &mut RepoReader<'_>, root: &Tree, path: &str) -> RepoResult<Option<Node>> {

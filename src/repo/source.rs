@@ -49,8 +49,20 @@ impl<'k> Keyring<'k> {
 /// How many whole packs are kept in memory (each up to the pack size).
 const PACK_CACHE: usize = 3;
 
+/// Packs read and verified ahead by a background thread (see
+/// [`RepoReader::with_prefetch`]).
+struct Prefetch {
+    rx: crossbeam_channel::Receiver<(ObjectId, Result<Vec<u8>, String>)>,
+    waiting: HashSet<ObjectId>,
+    arrived: HashMap<ObjectId, Result<Vec<u8>, String>>,
+}
+
+/// How many packs the prefetch thread may hold ready.
+const PREFETCH_AHEAD: usize = 2;
+
 /// A verified, decrypting view of one repository.
 pub struct RepoReader<'a> {
+    prefetch: Option<Prefetch>,
     backend: &'a dyn ReadBackend,
     keys: &'a Keyring<'a>,
     index: HashMap<BlobId, BlobLocation>,
@@ -64,6 +76,7 @@ impl<'a> RepoReader<'a> {
     /// Loads the index copies; packs that no intact copy covers are read lazily.
     pub fn open(backend: &'a dyn ReadBackend, keys: &'a Keyring<'a>) -> RepoResult<RepoReader<'a>> {
         let mut reader = RepoReader {
+            prefetch: None,
             backend,
             keys,
             index: HashMap::new(),
@@ -250,6 +263,22 @@ impl<'a> RepoReader<'a> {
             return Ok(Some(bytes));
         }
         let name = pack_name(id);
+        if let Some(got) = self.take_prefetched(id) {
+            return match got {
+                Ok(b) => {
+                    let bytes = Arc::new(b);
+                    if self.cache.len() >= PACK_CACHE {
+                        self.cache.remove(0);
+                    }
+                    self.cache.push((*id, bytes.clone()));
+                    Ok(Some(bytes))
+                }
+                Err(problem) => {
+                    self.mark_bad(&name, problem);
+                    Ok(None)
+                }
+            };
+        }
         let bytes = match self.read_checked(&name) {
             Ok(Some(b)) => Arc::new(b),
             Ok(None) => return Ok(None),
@@ -264,6 +293,65 @@ impl<'a> RepoReader<'a> {
         }
         self.cache.push((*id, bytes.clone()));
         Ok(Some(bytes))
+    }
+
+    /// A pack the prefetch thread read (or will read next), if it is one of its.
+    fn take_prefetched(&mut self, id: &ObjectId) -> Option<Result<Vec<u8>, String>> {
+        let p = self.prefetch.as_mut()?;
+        if !p.arrived.contains_key(id) && !p.waiting.contains(id) {
+            return None;
+        }
+        loop {
+            if let Some(r) = p.arrived.remove(id) {
+                return Some(r);
+            }
+            match p.rx.recv() {
+                Ok((pid, r)) => {
+                    p.waiting.remove(&pid);
+                    p.arrived.insert(pid, r);
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// The pack holding blob `id`.
+    pub fn pack_of(&mut self, id: &BlobId) -> RepoResult<ObjectId> {
+        Ok(self.locate(id)?.pack)
+    }
+
+    /// Runs `f` while a background thread reads and SHA-256-checks `packs` (in the
+    /// order `f` will need them), at most [`PREFETCH_AHEAD`] ahead, so reading the
+    /// next pack overlaps decrypting and writing this one.
+    pub fn with_prefetch<R>(&mut self, packs: Vec<ObjectId>, f: impl FnOnce(&mut Self) -> R) -> R {
+        let backend = self.backend;
+        let (tx, rx) = crossbeam_channel::bounded(PREFETCH_AHEAD);
+        std::thread::scope(|s| {
+            self.prefetch = Some(Prefetch {
+                rx,
+                waiting: packs.iter().copied().collect(),
+                arrived: HashMap::new(),
+            });
+            s.spawn(move || {
+                for id in packs {
+                    let name = pack_name(&id);
+                    let r = match backend.read(&name) {
+                        Ok(bytes) => match check_object(&name, &bytes) {
+                            Ok(()) => Ok(bytes),
+                            Err(e) => Err(format!("{e}: tampered or damaged, refused")),
+                        },
+                        Err(e) => Err(e.to_string()),
+                    };
+                    if tx.send((id, r)).is_err() {
+                        return;
+                    }
+                }
+            });
+            let out = f(self);
+            // Dropping the receiver stops the thread at its next send.
+            self.prefetch = None;
+            out
+        })
     }
 
     fn opened_pack(&mut self, id: &ObjectId, bytes: &[u8]) -> RepoResult<Arc<OpenedPack>> {
