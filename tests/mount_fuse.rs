@@ -385,3 +385,21 @@ fn bad_input_to_the_mount_commands_is_one_line_errors() {
     assert!(err.contains("not mounted"), "{err}");
     m.mount();
 }
+
+#[test]
+fn the_unlock_expires_at_unlock_ttl_and_the_view_seals_itself() {
+    // The shortest TTL a profile accepts is one minute.
+    let m = MountedVault::new_with("unlock_ttl = \"1m\"\n", "");
+    fs::write(m.path("short.txt"), b"readable for a minute").unwrap();
+    m.unlock();
+    let mut f = File::open(m.path("short.txt")).unwrap();
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).unwrap();
+    assert_eq!(buf, b"readable for a minute");
+    std::thread::sleep(std::time::Duration::from_secs(62));
+    f.seek(SeekFrom::Start(0)).unwrap();
+    eacces(f.read(&mut [0u8; 8]), "read through an open handle after the TTL");
+    eacces(fs::read(m.path("short.txt")), "read after the TTL");
+    let status = fs::read_to_string(m.path(".bcpvault-status")).unwrap();
+    assert!(status.contains("state: sealed"), "{status}");
+}
