@@ -398,7 +398,10 @@ fn the_unlock_expires_at_unlock_ttl_and_the_view_seals_itself() {
     assert_eq!(buf, b"readable for a minute");
     std::thread::sleep(std::time::Duration::from_secs(62));
     f.seek(SeekFrom::Start(0)).unwrap();
-    eacces(f.read(&mut [0u8; 8]), "read through an open handle after the TTL");
+    eacces(
+        f.read(&mut [0u8; 8]),
+        "read through an open handle after the TTL",
+    );
     eacces(fs::read(m.path("short.txt")), "read after the TTL");
     let status = fs::read_to_string(m.path(".bcpvault-status")).unwrap();
     assert!(status.contains("state: sealed"), "{status}");
