@@ -2,11 +2,13 @@
 //! pinned by files under `tests/vectors/` (file format in
 //! `tests/vectors/README.md`, byte layouts in `docs/format.md`).
 //!
-//! The normal tests only read the files and check them, so any change to a
-//! format breaks them. `regenerate_vectors` (ignored, and a no-op unless
-//! `BCPVAULT_REGENERATE_VECTORS=1` is set) writes the files; it was run once and
-//! its output is committed. Re-running it replaces every random value (RSA keys,
-//! nonces, salts, the ceremony), so only do that for a deliberate format change.
+//! The family tests only read the files and check them, so any change to a
+//! format breaks them. `generator_writes_every_vector_of_the_manifest` runs the
+//! generator into a temporary directory and checks its output is complete and
+//! well-formed; with `BCPVAULT_REGENERATE_VECTORS=1` it writes into
+//! `tests/vectors/` instead. That was done once and its output is committed;
+//! doing it again replaces every random value (RSA keys, nonces, salts, the
+//! ceremony), so only do that for a deliberate format change.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
@@ -1025,6 +1027,12 @@ fn h(key: &str, value: impl Into<String>) -> (String, String) {
 }
 
 impl Gen {
+    /// A key the generator wrote earlier in this run (not the committed one).
+    fn private_key(&self, file: &str) -> VaultPrivateKey {
+        let der = fs::read(self.dir.join(file)).expect("generated key file");
+        VaultPrivateKey::from_pkcs8_der(&der).expect("generated key")
+    }
+
     fn raw(&mut self, name: &str, bytes: &[u8]) {
         fs::write(self.dir.join(name), bytes).expect("write key file");
     }
@@ -1110,18 +1118,19 @@ const EXECUTIVES: [(&str, &str); 3] = [
     ("carol", "ハンター2 の合言葉です"),
 ];
 
+/// The generator writes exactly the manifest's vectors, each well-formed (header,
+/// `expect:`, a body matching its `body-sha256`). Into a temporary directory,
+/// unless `BCPVAULT_REGENERATE_VECTORS=1` asks to replace the frozen files.
 #[test]
-#[ignore = "rewrites the frozen vectors; run once with BCPVAULT_REGENERATE_VECTORS=1"]
-fn regenerate_vectors() {
-    if std::env::var_os("BCPVAULT_REGENERATE_VECTORS").is_none() {
-        eprintln!(
-            "regenerate_vectors: nothing written; set BCPVAULT_REGENERATE_VECTORS=1 to \
-             replace every file in tests/vectors/"
-        );
-        return;
-    }
-    let dir = vector_dir();
-    fs::create_dir_all(&dir).expect("create tests/vectors");
+fn generator_writes_every_vector_of_the_manifest() {
+    let regenerate = std::env::var_os("BCPVAULT_REGENERATE_VECTORS").is_some();
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let dir = if regenerate {
+        vector_dir()
+    } else {
+        scratch.path().to_path_buf()
+    };
+    fs::create_dir_all(&dir).expect("create the vector directory");
     let mut g = Gen {
         dir,
         bodies: HashMap::new(),
@@ -1140,6 +1149,31 @@ fn regenerate_vectors() {
         g.written, VECTORS,
         "the generator and the manifest disagree"
     );
+    for file in KEY_FILES {
+        assert!(g.dir.join(file).is_file(), "{file} not written");
+    }
+    for name in VECTORS {
+        let bytes = fs::read(g.dir.join(name)).expect("written vector");
+        let (header, stored) = split_file(&bytes).expect("well-formed vector file");
+        let get = |k: &str| {
+            header
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
+        assert!(get("expect").is_some(), "{name}: no expect: line");
+        let want = get("body-sha256").expect("body-sha256 line");
+        let body = if get("base").is_some() {
+            &g.bodies[*name][..]
+        } else {
+            stored
+        };
+        assert_eq!(
+            sha256_hex(body),
+            want,
+            "{name}: body does not match its hash"
+        );
+    }
 }
 
 fn gen_rsa(g: &mut Gen) {
@@ -1216,7 +1250,7 @@ fn purpose_header(name: &str) -> [(String, String); 2] {
 }
 
 fn gen_wrap(g: &mut Gen) {
-    let pk = private_key(KEY_FILES[0]).expect("key a").public_key();
+    let pk = g.private_key(KEY_FILES[0]).public_key();
     for name in ["pack-key", "index-key", "object-key", "test"] {
         let secret = fixed32(&format!("bcpvault/test-vector/wrapped/{name}"));
         let wrapped = crypto::wrap_key(
@@ -1279,8 +1313,8 @@ fn gen_wrap(g: &mut Gen) {
 }
 
 fn gen_envelope(g: &mut Gen) {
-    let a = private_key(KEY_FILES[0]).expect("key a").public_key();
-    let b = private_key(KEY_FILES[1]).expect("key b").public_key();
+    let a = g.private_key(KEY_FILES[0]).public_key();
+    let b = g.private_key(KEY_FILES[1]).public_key();
     let both = format!("{} {}", KEY_FILES[0], KEY_FILES[1]);
 
     let (key, env) = Envelope::seal(&[&a, &b], WrapPurpose::PackKey).expect("seal");
