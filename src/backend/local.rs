@@ -357,23 +357,11 @@ impl ReadBackend for LocalBackend {
 impl LocalBackend {
     /// Like [`WriteBackend::write_if_absent`] but without any fsync: the object is
     /// published atomically (a crash of this process never leaves it partial) but
-    /// survives power loss only after [`LocalBackend::sync_object`]. The mount uses
+    /// survives power loss only after [`LocalBackend::sync_file`] and
+    /// [`LocalBackend::sync_dir_of`]. The mount uses
     /// this for group commit: many closes, one round of fsyncs.
     pub fn write_unsynced(&self, name: &str, data: &[u8]) -> BackendResult<WriteOutcome> {
         self.publish(name, data, false)
-    }
-
-    /// Makes an object written by [`LocalBackend::write_unsynced`] durable: fsync of
-    /// the file and of the directory holding it.
-    pub fn sync_object(&self, name: &str) -> BackendResult<()> {
-        let path = self.path_of(name)?;
-        File::open(&path)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| self.err(Op::Write, name, e))?;
-        if let Some(dir) = path.parent() {
-            sync_dir(dir).map_err(|e| self.err(Op::Write, name, e))?;
-        }
-        Ok(())
     }
 
     /// fsync of one object's file (its directory entry: [`Self::sync_dir_of`]).

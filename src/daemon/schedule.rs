@@ -49,10 +49,8 @@ impl Syncer {
         let mut failed = Vec::new();
         if !self.profile.sources.is_empty() {
             let opts = crate::repo::WriteOptions {
-                compression_level: self.profile.repository.compression_level,
-                pack_size: self.profile.repository.pack_size as usize,
-                quota: self.profile.quota,
                 deferred: false,
+                ..vault.write_options().clone()
             };
             match crate::repo::backup(
                 vault.repo(),

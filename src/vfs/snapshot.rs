@@ -21,13 +21,11 @@ const S_IFLNK: u32 = 0o120000;
 pub fn snapshot_live(vault: &VaultFs, host: &str) -> VfsResult<ObjectId> {
     vault.seal_all()?;
     let repo = vault.repo();
-    let mut opts = crate::repo::WriteOptions {
-        compression_level: 3,
-        pack_size: crate::repo::pack::PACK_TARGET,
-        quota: None,
+    // Trees are committed durably at once: the snapshot is a commit point.
+    let opts = crate::repo::WriteOptions {
         deferred: false,
+        ..vault.write_options().clone()
     };
-    opts.quota = vault.quota();
     let mut stats = CommitStats::default();
     let (root, write) = BlobWriter::run(repo, &opts, |w| tree_of(vault, ROOT, w, &mut stats))
         .map_err(VfsError::from_repo)?;

@@ -205,8 +205,11 @@ impl Staging {
             let i = (pos / BLOCK as u64) as usize;
             let within = (pos % BLOCK as u64) as usize;
             let n = ((end - pos) as usize).min(BLOCK - within);
-            let block = self.read_block(i)?;
-            out.extend_from_slice(&block[within..within + n]);
+            match self.blocks.get(i).and_then(Option::as_ref) {
+                // Memory blocks are copied straight out; only spilled ones decrypt.
+                Some(Block::Memory(b)) => out.extend_from_slice(&b[within..within + n]),
+                _ => out.extend_from_slice(&self.read_block(i)?[within..within + n]),
+            }
             pos += n as u64;
         }
         Ok(out)

@@ -400,7 +400,7 @@ impl VaultFs {
             mtime_ns: now_ns(),
             attr: Attr::of(&inode),
         };
-        let file = OpenFile::detached(ino, state);
+        let file = OpenFile::new(ino, state);
         self.seal_file(&file)
     }
 
@@ -737,6 +737,11 @@ impl VaultFs {
         self.ns.count()
     }
 
+    /// The profile's write settings (as the mount uses them: deferred packs).
+    pub fn write_options(&self) -> &WriteOptions {
+        &self.write
+    }
+
     /// Quota in bytes, if any.
     pub fn quota(&self) -> Option<u64> {
         self.write.quota
@@ -768,12 +773,5 @@ impl VaultFs {
             self.handles.len(),
             self.staged_memory(),
         )
-    }
-}
-
-impl OpenFile {
-    /// A file state not in the handle table (sealing a truncate of a closed file).
-    pub(crate) fn detached(ino: Ino, state: FileState) -> OpenFile {
-        OpenFile::new(ino, state)
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::vault::{BIN, EXECS, TestVault, fails, ok, run};
+use crate::vault::{EXECS, TestVault, fails, ok, run};
 
 /// A mounted test vault; unmounted (or killed and cleaned) on drop.
 pub struct MountedVault {
@@ -41,34 +41,16 @@ impl MountedVault {
     /// follow as a table in `table`.
     pub fn new_with(extra: &str, table: &str) -> MountedVault {
         require_fuse();
-        let dir = tempfile::tempdir().unwrap();
-        let mnt = dir.path().join("mnt");
-        drop(dir);
-        let top = format!(
-            "mountpoint = \"{}\"\nreaders = [\"root\"]\n{extra}",
-            mnt.display()
-        );
+        // A relative mount point is resolved against the profile's directory:
+        // the vault's own temp dir.
+        let top = format!("mountpoint = \"mnt\"\nreaders = [\"root\"]\n{extra}");
         let vault = TestVault::new(&top);
         if !table.is_empty() {
             let mut text = fs::read_to_string(&vault.profile).unwrap();
             text.push_str(table);
             fs::write(&vault.profile, text).unwrap();
         }
-        // TestVault chose its own temp dir; put the mount point inside it.
         let mnt = vault.dir.path().join("mnt");
-        let text = fs::read_to_string(&vault.profile).unwrap();
-        let text = text
-            .lines()
-            .map(|l| {
-                if l.starts_with("mountpoint") {
-                    format!("mountpoint = \"{}\"", mnt.display())
-                } else {
-                    l.to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        fs::write(&vault.profile, text + "\n").unwrap();
         let m = MountedVault { vault, mnt };
         m.mount();
         m
@@ -186,6 +168,5 @@ impl Drop for MountedVault {
             .arg(&self.mnt)
             .stderr(std::process::Stdio::null())
             .status();
-        let _ = BIN;
     }
 }
