@@ -49,6 +49,29 @@ impl<'k> Keyring<'k> {
 /// How many whole packs are kept in memory (each up to the pack size).
 const PACK_CACHE: usize = 3;
 
+/// Decrypts blob `id`, found at `loc`, out of the bytes of its verified, opened
+/// pack, and checks the plaintext against `id`. The error is the problem with the
+/// pack, for the caller's message.
+pub fn open_located(
+    pack_bytes: &[u8],
+    opened: &OpenedPack,
+    loc: &BlobLocation,
+    id: &BlobId,
+    hasher: &BlobHasher,
+) -> Result<SecretBytes, String> {
+    let (start, len) = (loc.entry.offset as usize, loc.entry.length as usize);
+    let ct = pack_bytes
+        .get(start..start + len)
+        .ok_or_else(|| format!("blob {} lies outside the pack", id.short()))?;
+    let plain = opened
+        .blob(loc.index as usize, ct)
+        .map_err(|e| e.to_string())?;
+    if hasher.id(plain.expose()) != *id {
+        return Err(format!("blob {} content does not match its id", id.short()));
+    }
+    Ok(plain)
+}
+
 /// Packs read and verified ahead by a background thread (see
 /// [`RepoReader::with_prefetch`]).
 struct Prefetch {
@@ -206,26 +229,12 @@ impl<'a> RepoReader<'a> {
                 ),
             })?;
         let opened = self.opened_pack(&loc.pack, &bytes)?;
-        let (start, len) = (loc.entry.offset as usize, loc.entry.length as usize);
-        let ct = bytes
-            .get(start..start + len)
-            .ok_or_else(|| RepoError::Damaged {
-                object: name.clone(),
-                problem: format!("blob {} lies outside the pack", id.short()),
-            })?;
-        let plain = opened
-            .blob(loc.index as usize, ct)
-            .map_err(|e| RepoError::Damaged {
-                object: name.clone(),
-                problem: e.to_string(),
-            })?;
-        if self.keys.hasher.id(plain.expose()) != *id {
-            return Err(RepoError::Damaged {
+        open_located(&bytes, &opened, &loc, id, &self.keys.hasher).map_err(|problem| {
+            RepoError::Damaged {
                 object: name,
-                problem: format!("blob {} content does not match its id", id.short()),
-            });
-        }
-        Ok(plain)
+                problem,
+            }
+        })
     }
 
     fn locate(&mut self, id: &BlobId) -> RepoResult<BlobLocation> {

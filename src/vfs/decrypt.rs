@@ -103,26 +103,8 @@ impl Decryptor {
             .ok_or_else(|| VfsError::Damaged(format!("chunk {} is in no pack", id.short())))?;
         let bytes = self.pack_bytes(&loc.pack)?;
         let opened = self.opened(&loc.pack, &bytes)?;
-        let (start, len) = (loc.entry.offset as usize, loc.entry.length as usize);
-        let damaged = |what: String| VfsError::Damaged(format!("{}: {what}", pack_name(&loc.pack)));
-        let ct = bytes
-            .get(start..start + len)
-            .ok_or_else(|| damaged(format!("chunk {} lies outside the pack", id.short())))?;
-        if opened.entries.get(loc.index as usize).map(|e| e.id) != Some(*id) {
-            return Err(damaged(format!(
-                "chunk {} is not where the index says",
-                id.short()
-            )));
-        }
-        let plain = opened
-            .blob(loc.index as usize, ct)
-            .map_err(|e| damaged(e.to_string()))?;
-        if self.hasher.id(plain.expose()) != *id {
-            return Err(damaged(format!(
-                "chunk {} does not match its id",
-                id.short()
-            )));
-        }
+        let plain = crate::repo::source::open_located(&bytes, &opened, &loc, id, &self.hasher)
+            .map_err(|problem| VfsError::Damaged(format!("{}: {problem}", pack_name(&loc.pack))))?;
         let plain = Arc::new(plain);
         let mut c = self.caches();
         if c.chunks.len() >= CHUNKS_KEPT {
