@@ -20,6 +20,7 @@ pub mod filecache;
 pub mod id;
 pub mod index;
 pub mod journal;
+pub mod keypool;
 pub mod pack;
 pub mod pipeline;
 pub mod progress;

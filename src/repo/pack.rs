@@ -19,6 +19,7 @@ use crate::crypto::{Envelope, SecretKey32, VaultPrivateKey, VaultPublicKey, Wrap
 
 use super::blob::{self, BlobError, Compression, PreparedBlob};
 use super::id::{BlobId, BlobKind, ObjectId};
+use super::keypool::WrappedKey;
 use super::wire::{FormatError, Wire};
 
 /// Packs close once they reach this size (16 MiB).
@@ -120,18 +121,33 @@ impl PackBuilder {
         target: usize,
     ) -> Result<PackBuilder, crate::crypto::CryptoError> {
         let (key, envelope) = Envelope::seal(recipients, WrapPurpose::PackKey)?;
+        let envelope = envelope.to_bytes();
+        Ok(PackBuilder::with_key(
+            WrappedKey { key, envelope },
+            target,
+            None,
+        ))
+    }
+
+    /// A new pack sealed with an already wrapped session key (see
+    /// [`super::keypool`]), closing at `target` bytes. `expected` is the blob
+    /// bytes the caller expects to add, when it knows (a small file), so the buffer
+    /// is sized for the pack rather than for `target`.
+    pub fn with_key(wrapped: WrappedKey, target: usize, expected: Option<usize>) -> PackBuilder {
         // Room for one maximal blob past the target plus the tail, so the buffer never
         // reallocates (a doubling would briefly hold twice the pack).
-        let mut buf = Vec::with_capacity(target + crate::repo::chunker::MAX_CHUNK + 256 * 1024);
+        let full = target + crate::repo::chunker::MAX_CHUNK + 256 * 1024;
+        let capacity = expected.map_or(full, |n| (n + 64 * 1024).min(full));
+        let mut buf = Vec::with_capacity(capacity);
         buf.extend_from_slice(MAGIC);
         buf.push(1);
-        Ok(PackBuilder {
-            key,
-            envelope: envelope.to_bytes(),
+        PackBuilder {
+            key: wrapped.key,
+            envelope: wrapped.envelope,
             buf,
             entries: Vec::new(),
             target,
-        })
+        }
     }
 
     /// Encrypts and appends a blob.

@@ -228,7 +228,7 @@ fn pack(
     for blob in rx {
         let builder = match current.as_mut() {
             Some(b) => b,
-            None => current.insert(PackBuilder::new(&repo.recipients(), target)?),
+            None => current.insert(repo.pack_builder(target, None)?),
         };
         builder.add(&blob);
         if builder.is_full()
@@ -301,7 +301,7 @@ pub fn store_inline(
             let blob = prepare(BlobKind::Data, id, chunk, opts.compression_level);
             let b = match builder.as_mut() {
                 Some(b) => b,
-                None => builder.insert(PackBuilder::new(&repo.recipients(), opts.pack_size)?),
+                None => builder.insert(repo.pack_builder(opts.pack_size, Some(data.len()))?),
             };
             b.add(&blob);
         }

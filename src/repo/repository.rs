@@ -25,7 +25,8 @@ use super::error::{RepoError, RepoResult};
 use super::id::{BlobHasher, BlobId, ObjectId, pack_name};
 use super::index::BlobLocation;
 use super::journal::{Batch, Journal, JournalOp};
-use super::pack::{ENTRY_LEN, FinishedPack, PackEntry};
+use super::keypool::KeyPool;
+use super::pack::{ENTRY_LEN, FinishedPack, PackBuilder, PackEntry};
 use super::wire::Wire;
 
 const T_INDEX: &str = "index";
@@ -50,6 +51,7 @@ pub struct Repository {
     snapshots: sled::Tree,
     meta: sled::Tree,
     journal: Journal,
+    keys: KeyPool,
     unsynced: std::sync::Mutex<Vec<String>>,
 }
 
@@ -87,6 +89,7 @@ impl Repository {
             pending: tree(T_PENDING)?,
             snapshots: tree(T_SNAPSHOTS)?,
             meta: tree(T_META)?,
+            keys: KeyPool::new(vec![public.clone()]),
             bundle,
             public,
             writer,
@@ -119,6 +122,13 @@ impl Repository {
     /// Public keys every new object is encrypted to.
     pub fn recipients(&self) -> Vec<&VaultPublicKey> {
         vec![&self.public]
+    }
+
+    /// A new pack builder closing at `target` bytes, its session key taken from
+    /// the pool wrapped ahead of need; `expected` as in [`PackBuilder::with_key`].
+    pub fn pack_builder(&self, target: usize, expected: Option<usize>) -> RepoResult<PackBuilder> {
+        let wrapped = self.keys.take()?;
+        Ok(PackBuilder::with_key(wrapped, target, expected))
     }
 
     /// The writer secrets (dedup key, gear seed, signing key).

@@ -17,6 +17,8 @@ pub struct FileState {
     pub staging: Option<Staging>,
     /// Staged content differs from what is sealed.
     pub dirty: bool,
+    /// Being sealed as it is written (opened empty, written front to back).
+    pub stream: Option<super::stream::WriteStream>,
     /// Modification time to record at the next seal.
     pub mtime_ns: i64,
     /// Attributes at open (shown after the name is unlinked while open).

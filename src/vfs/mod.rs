@@ -16,8 +16,10 @@ pub mod handles;
 pub mod history;
 pub mod inode;
 pub mod namespace;
+pub mod sealer;
 pub mod snapshot;
 pub mod staging;
+pub mod stream;
 pub mod vault;
 pub mod view;
 

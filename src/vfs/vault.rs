@@ -25,7 +25,9 @@ use super::handles::{Access, FileState, Handle, HandleTable, OpenFile};
 use super::history::{HISTORY_NAME, History, is_history};
 use super::inode::{Ino, InodeKind, ROOT};
 use super::namespace::{AttrChange, Namespace, now_ns};
+use super::sealer::StreamSealer;
 use super::staging::{MemoryBudget, Staging};
+use super::stream::{Advance, WriteStream};
 use super::view::ViewState;
 
 /// Name of the virtual status file in the root directory.
@@ -74,6 +76,8 @@ pub struct VaultFs {
     spill_dir: PathBuf,
     stored: AtomicU64,
     uncommitted: AtomicBool,
+    /// Files sealed by their write stream rather than from staging at close.
+    streamed: AtomicU64,
     status_note: std::sync::Mutex<String>,
     history: History,
 }
@@ -98,6 +102,7 @@ impl VaultFs {
             spill_dir,
             stored: AtomicU64::new(stored),
             uncommitted: AtomicBool::new(false),
+            streamed: AtomicU64::new(0),
             status_note: std::sync::Mutex::new(String::new()),
             history: History::default(),
             repo,
@@ -372,8 +377,13 @@ impl VaultFs {
     /// file can be emptied while sealed, other sizes need its content (unlocked).
     pub fn truncate(&self, ino: Ino, size: u64, uid: u32) -> VfsResult<()> {
         if let Some(f) = self.handles.file(ino) {
-            let mut st = f.lock();
+            let mut guard = f.lock();
+            let st = &mut *guard;
             if let Some(s) = st.staging.as_mut() {
+                if s.size() != size {
+                    // The content no longer is what was streamed; empty, it starts over.
+                    st.stream = (size == 0).then(WriteStream::default);
+                }
                 s.truncate(size)?;
                 st.dirty = true;
                 st.mtime_ns = now_ns();
@@ -397,6 +407,7 @@ impl VaultFs {
         let state = FileState {
             staging: Some(staging),
             dirty: true,
+            stream: None,
             mtime_ns: now_ns(),
             attr: Attr::of(&inode),
         };
@@ -463,6 +474,7 @@ impl VaultFs {
         let (fh, file) = self.handles.open_file(ino, access, uid, || FileState {
             staging: None,
             dirty: false,
+            stream: None,
             mtime_ns: inode.mtime_ns,
             attr: Attr::of(&inode),
         });
@@ -478,7 +490,8 @@ impl VaultFs {
     /// Checks access and prepares the staging of a freshly counted handle.
     fn init_handle(&self, file: &OpenFile, size: u64, mode: OpenMode, uid: u32) -> VfsResult<()> {
         let ino = file.ino;
-        let mut st = file.lock();
+        let mut guard = file.lock();
+        let st = &mut *guard;
         let staged = st.staging.is_some();
         if !mode.write {
             if staged && self.view.decryptor().is_none() {
@@ -492,6 +505,7 @@ impl VaultFs {
         // one other handles already stage, or the decrypted content (unlocked).
         if !staged {
             let initial = if mode.truncate || size == 0 {
+                st.stream = Some(WriteStream::default());
                 Staging::new(self.budget.clone(), &self.spill_dir)
             } else {
                 match self.load_staging(ino, uid) {
@@ -514,6 +528,7 @@ impl VaultFs {
                 && s.size() != 0
             {
                 s.truncate(0)?;
+                st.stream = Some(WriteStream::default());
             }
             if size != 0 || st.dirty {
                 st.dirty = true;
@@ -618,7 +633,54 @@ impl VaultFs {
         staging.write(offset, data)?;
         st.dirty = true;
         st.mtime_ns = now_ns();
+        self.stream_write(&mut st, file.ino, offset, data);
         Ok(data.len())
+    }
+
+    /// Hands what a write added to the contiguous prefix to the file's stream
+    /// sealer, starting it once the prefix is past [`INLINE_SEAL`]. Any trouble
+    /// just drops the stream: the file is then sealed from its staging.
+    fn stream_write(&self, st: &mut FileState, ino: Ino, offset: u64, data: &[u8]) {
+        let FileState {
+            staging: Some(staging),
+            stream: Some(stream),
+            ..
+        } = st
+        else {
+            return;
+        };
+        let before = stream.prefix.end();
+        let end = match stream.prefix.write(offset, data.len() as u64) {
+            Advance::To(end) => end,
+            Advance::Gap => return,
+            Advance::Broken => {
+                st.stream = None;
+                return;
+            }
+        };
+        let fed = if let Some(sealer) = stream.sealer.as_mut() {
+            // `offset == before` here: a write that extends the prefix starts at
+            // its end. What it joined up with comes out of the staging.
+            sealer.feed(data) && feed_from(sealer, staging, before + data.len() as u64, end)
+        } else if end - stream.base_len > INLINE_SEAL {
+            let what = PathBuf::from(format!("inode {ino}"));
+            match StreamSealer::start(self.repo.clone(), self.write.clone(), what) {
+                Ok(mut sealer) => {
+                    let ok = feed_from(&mut sealer, staging, stream.base_len, end);
+                    stream.sealer = Some(sealer);
+                    ok
+                }
+                Err(e) => {
+                    tracing::warn!(ino, error = %e, "could not start a write stream");
+                    false
+                }
+            }
+        } else {
+            true
+        };
+        if !fed {
+            st.stream = None;
+        }
     }
 
     /// FLUSH (every close of a descriptor): seals the file if it is dirty. When
@@ -667,11 +729,12 @@ impl VaultFs {
     /// Seals one file if dirty: staged plaintext → chunks → packs in the store →
     /// the inode's new content, journaled.
     pub(crate) fn seal_file(&self, file: &OpenFile) -> VfsResult<()> {
-        let mut st = file.lock();
+        let mut guard = file.lock();
+        let st = &mut *guard;
         if !st.dirty {
             return Ok(());
         }
-        let Some(staging) = st.staging.as_ref() else {
+        let Some(size) = st.staging.as_ref().map(Staging::size) else {
             return Ok(());
         };
         if matches!(self.ns.get(file.ino), Err(VfsError::NotFound)) {
@@ -679,21 +742,12 @@ impl VaultFs {
             st.dirty = false;
             return Ok(());
         }
-        let size = staging.size();
-        let what = PathBuf::from(format!("inode {}", file.ino));
-        let sealed = if size <= INLINE_SEAL {
-            // Small files (most office documents): no pipeline threads.
-            staging.read(0, size as usize).and_then(|plain| {
-                let plain = zeroize::Zeroizing::new(plain);
-                crate::repo::pipeline::store_inline(&self.repo, &self.write, &plain)
-                    .map_err(VfsError::from_repo)
-            })
-        } else {
-            crate::repo::BlobWriter::run(&self.repo, &self.write, |w| {
-                w.content_sized(staging.reader(), &what, &crate::repo::NoProgress)
-            })
-            .map(|((chunks, _), stats)| (chunks, stats.stored_bytes))
-            .map_err(VfsError::from_repo)
+        let sealed = match self.seal_streamed(st, size, file.ino) {
+            Some(done) => Ok(done),
+            None => match st.staging.as_ref() {
+                Some(staging) => self.seal_staging(staging, file.ino),
+                None => return Ok(()),
+            },
         };
         let (chunks, stored) = sealed.map_err(|e| {
             tracing::error!(ino = file.ino, error = %e, "sealing failed; the file stays open and staged");
@@ -704,6 +758,89 @@ impl VaultFs {
         st.dirty = false;
         self.uncommitted.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// Seals the whole staged content (files not streamed).
+    fn seal_staging(
+        &self,
+        staging: &Staging,
+        ino: Ino,
+    ) -> VfsResult<(Vec<(crate::repo::BlobId, u32)>, u64)> {
+        let size = staging.size();
+        if size <= INLINE_SEAL {
+            // Small files (most office documents): no pipeline threads.
+            let plain = zeroize::Zeroizing::new(staging.read(0, size as usize)?);
+            return crate::repo::pipeline::store_inline(&self.repo, &self.write, &plain)
+                .map_err(VfsError::from_repo);
+        }
+        let what = PathBuf::from(format!("inode {ino}"));
+        crate::repo::BlobWriter::run(&self.repo, &self.write, |w| {
+            w.content_sized(staging.reader(), &what, &crate::repo::NoProgress)
+        })
+        .map(|((chunks, _), stats)| (chunks, stats.stored_bytes))
+        .map_err(VfsError::from_repo)
+    }
+
+    /// Seals a streamed file: the sealed base plus the stream's tail (finished
+    /// sealer, or the small tail inline). The stream then goes on from here, so a
+    /// FLUSH in the middle of a write — every `close()` of a descriptor sends one,
+    /// including those a fork+exec elsewhere in the writer closes — costs only the
+    /// tail. `None` (the stream dropped) sends the caller to the staging.
+    fn seal_streamed(
+        &self,
+        st: &mut FileState,
+        size: u64,
+        ino: Ino,
+    ) -> Option<(Vec<(crate::repo::BlobId, u32)>, u64)> {
+        let FileState {
+            staging: Some(staging),
+            stream: Some(stream),
+            ..
+        } = st
+        else {
+            return None;
+        };
+        let tail = size.checked_sub(stream.base_len)?;
+        let whole = stream.prefix.end() == size && stream.prefix.is_whole();
+        let sealed = if !whole {
+            None
+        } else if let Some(sealer) = stream.sealer.take() {
+            match sealer.finish() {
+                Ok(done) if done.size == tail => {
+                    self.streamed.fetch_add(1, Ordering::Relaxed);
+                    Some((done.chunks, done.stored))
+                }
+                Ok(done) => {
+                    tracing::warn!(
+                        ino,
+                        streamed = done.size,
+                        tail,
+                        "write stream came up short; sealing from staging"
+                    );
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!(ino, error = %e, "write stream failed; sealing from staging");
+                    None
+                }
+            }
+        } else {
+            staging
+                .read(stream.base_len, tail as usize)
+                .ok()
+                .filter(|plain| plain.len() as u64 == tail)
+                .and_then(|plain| {
+                    let plain = zeroize::Zeroizing::new(plain);
+                    crate::repo::pipeline::store_inline(&self.repo, &self.write, &plain).ok()
+                })
+        };
+        let Some((tail_chunks, stored)) = sealed else {
+            st.stream = None;
+            return None;
+        };
+        stream.base.extend(tail_chunks);
+        stream.base_len = size;
+        Some((stream.base.clone(), stored))
     }
 
     /// Group commit: makes everything sealed so far survive power loss.
@@ -768,10 +905,31 @@ impl VaultFs {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         format!(
-            "vault: {}\nstate: {state}\nopen handles: {}\npending bytes (staged, not yet sealed): {}\nstored: {quota}\n{note}",
+            "vault: {}\nstate: {state}\nopen handles: {}\npending bytes (staged, not yet sealed): {}\nfiles sealed while being written: {}\nstored: {quota}\n{note}",
             self.repo.bundle().vault_name,
             self.handles.len(),
             self.staged_memory(),
+            self.streamed.load(Ordering::Relaxed),
         )
     }
+}
+
+/// Hands `staging[from, to)` to `sealer` in 1 MiB pieces; `false` if it stopped.
+fn feed_from(sealer: &mut StreamSealer, staging: &Staging, from: u64, to: u64) -> bool {
+    const PIECE: u64 = 1024 * 1024;
+    let mut at = from;
+    while at < to {
+        let n = PIECE.min(to - at);
+        match staging.read(at, n as usize) {
+            Ok(piece) if piece.len() as u64 == n => {
+                let piece = zeroize::Zeroizing::new(piece);
+                if !sealer.feed(&piece) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+        at += n;
+    }
+    true
 }

@@ -1,0 +1,170 @@
+//! A file sealed while it is being written: plaintext pieces go over a bounded
+//! channel to a thread running the repository's write pipeline (chunk, keyed
+//! hash, compress, encrypt, pack), so when the last byte arrives most of the file
+//! is already sealed and `close()` only waits for the tail.
+//!
+//! Dropping a sealer without [`StreamSealer::finish`] aborts it: the pipeline
+//! sees a read error and stops; packs it already published are valid, indexed,
+//! and simply not referenced by the file (later writes of the same data reuse
+//! them through dedup).
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+use zeroize::Zeroizing;
+
+use crate::repo::{BlobId, BlobWriter, NoProgress, RepoError, Repository, WriteOptions};
+
+/// Pieces in flight between the writer and the pipeline (each at most one FUSE
+/// write or one 1 MiB staging read), so at most a few MiB of plaintext wait.
+const IN_FLIGHT: usize = 16;
+
+enum Piece {
+    Data(Zeroizing<Vec<u8>>),
+    End,
+}
+
+/// What a finished stream stored: the chunks with their plaintext lengths, the
+/// plaintext length and the bytes of packs written.
+pub struct Sealed {
+    /// Chunk ids with plaintext lengths, in file order.
+    pub chunks: Vec<(BlobId, u32)>,
+    /// Plaintext bytes.
+    pub size: u64,
+    /// Bytes of packs written.
+    pub stored: u64,
+}
+
+type Outcome = Result<Sealed, RepoError>;
+
+/// A write pipeline fed piece by piece.
+pub struct StreamSealer {
+    tx: Option<Sender<Piece>>,
+    worker: Option<JoinHandle<Outcome>>,
+    fed: u64,
+}
+
+impl StreamSealer {
+    /// Starts the pipeline for one file (`what` names it in errors and logs).
+    pub fn start(
+        repo: Arc<Repository>,
+        opts: WriteOptions,
+        what: PathBuf,
+    ) -> std::io::Result<StreamSealer> {
+        let (tx, rx) = bounded(IN_FLIGHT);
+        let worker = std::thread::Builder::new()
+            .name("bcpvault-seal".into())
+            .spawn(move || run(&repo, &opts, &what, rx))?;
+        Ok(StreamSealer {
+            tx: Some(tx),
+            worker: Some(worker),
+            fed: 0,
+        })
+    }
+
+    /// Bytes handed over so far.
+    pub fn fed(&self) -> u64 {
+        self.fed
+    }
+
+    /// Hands over the next piece. `false` when the pipeline has stopped (an error
+    /// it will report from [`Self::finish`]); the caller then seals another way.
+    pub fn feed(&mut self, data: &[u8]) -> bool {
+        let Some(tx) = &self.tx else {
+            return false;
+        };
+        if tx.send(Piece::Data(Zeroizing::new(data.to_vec()))).is_err() {
+            self.tx = None;
+            return false;
+        }
+        self.fed += data.len() as u64;
+        true
+    }
+
+    /// Ends the input and waits for the pipeline: every chunk is in a published
+    /// pack when this returns `Ok`.
+    pub fn finish(mut self) -> Outcome {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Piece::End);
+        }
+        self.join()
+    }
+
+    fn join(&mut self) -> Outcome {
+        match self.worker.take() {
+            Some(w) => w.join().unwrap_or(Err(RepoError::PipelineStopped)),
+            None => Err(RepoError::PipelineStopped),
+        }
+    }
+}
+
+impl Drop for StreamSealer {
+    fn drop(&mut self) {
+        // No End: the reader fails, the pipeline unwinds, nothing is referenced.
+        self.tx = None;
+        if self.worker.is_some() {
+            let _ = self.join();
+        }
+    }
+}
+
+fn run(
+    repo: &Repository,
+    opts: &WriteOptions,
+    what: &std::path::Path,
+    rx: Receiver<Piece>,
+) -> Outcome {
+    let reader = PieceReader {
+        rx,
+        current: Zeroizing::new(Vec::new()),
+        pos: 0,
+        ended: false,
+    };
+    let ((chunks, size), stats) =
+        BlobWriter::run(repo, opts, |w| w.content_sized(reader, what, &NoProgress))?;
+    Ok(Sealed {
+        chunks,
+        size,
+        stored: stats.stored_bytes,
+    })
+}
+
+/// `Read` over the channel; a channel closed without `End` is an error, so an
+/// aborted stream never looks like a short file.
+struct PieceReader {
+    rx: Receiver<Piece>,
+    current: Zeroizing<Vec<u8>>,
+    pos: usize,
+    ended: bool,
+}
+
+impl Read for PieceReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.current.len() {
+            if self.ended {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Piece::Data(d)) => {
+                    self.current = d;
+                    self.pos = 0;
+                }
+                Ok(Piece::End) => self.ended = true,
+                // Not `Interrupted`: readers retry that, and an abort must stop.
+                Err(_) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::BrokenPipe,
+                        "write stream aborted",
+                    ));
+                }
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}

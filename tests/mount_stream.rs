@@ -1,0 +1,201 @@
+//! Files sealed while they are written (issue #4: "sequential writes stream
+//! straight into the chunk/encrypt pipeline"), through a real FUSE mount: in order,
+//! slightly out of order (as Samba serves parallel writes), and the patterns that
+//! must fall back to sealing from the staging at close — a header rewritten after
+//! the body, a hole left unwritten. Whatever path seals the file, the content read
+//! back after unlock is byte-identical.
+
+#[path = "support/mount.rs"]
+mod mount;
+#[path = "support/vault.rs"]
+mod vault;
+
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+
+use mount::MountedVault;
+use vault::noise;
+
+const MIB: usize = 1024 * 1024;
+
+/// The drive's count of files sealed by their write stream.
+fn streamed(m: &MountedVault) -> u64 {
+    let status = fs::read_to_string(m.path(".bcpvault-status")).unwrap();
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix("files sealed while being written: "))
+        .unwrap_or_else(|| panic!("no stream count in the status file:\n{status}"));
+    line.trim().parse().unwrap()
+}
+
+/// Tests here run one at a time: a test thread that spawns a process (the CLI,
+/// a mount) forks this process with every descriptor open, and each fork's exec
+/// closes them — a FLUSH to the drive in the middle of another test's write.
+/// That is correct and handled (see `a_flush_in_the_middle_keeps_streaming`),
+/// but it would make the exact stream counts below depend on timing.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A file created or emptied for writing (`O_CREAT | O_TRUNC`).
+fn fresh(path: impl AsRef<std::path::Path>) -> fs::File {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .unwrap()
+}
+
+fn write_in_pieces(path: &std::path::Path, data: &[u8], order: &[usize], piece: usize) {
+    let f = fresh(path);
+    for &i in order {
+        let at = i * piece;
+        f.write_all_at(&data[at..(at + piece).min(data.len())], at as u64)
+            .unwrap();
+    }
+    drop(f);
+}
+
+#[test]
+fn in_order_and_slightly_reordered_writes_are_sealed_as_they_arrive() {
+    let _one = serial();
+    let m = MountedVault::new();
+    assert_eq!(streamed(&m), 0);
+
+    // 24 MiB front to back; read back the start while still open.
+    let big = noise(24 * MIB + 12_345, 1);
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(m.path("video.mp4"))
+        .unwrap();
+    for piece in big.chunks(128 * 1024) {
+        f.write_all(piece).unwrap();
+    }
+    f.seek(SeekFrom::Start(0)).unwrap();
+    let mut head = vec![0u8; MIB];
+    f.read_exact(&mut head).unwrap();
+    assert_eq!(head, big[..MIB], "read-back while open");
+    drop(f);
+    assert_eq!(streamed(&m), 1, "an in-order file is sealed by its stream");
+
+    // Neighbouring 1 MiB writes swapped pairwise, as parallel writers deliver them.
+    let swapped = noise(20 * MIB, 2);
+    let order: Vec<usize> = (0..20).map(|i| i ^ 1).collect();
+    write_in_pieces(&m.path("backup.zip"), &swapped, &order, MIB);
+    assert_eq!(streamed(&m), 2, "writes waiting for a gap still stream");
+
+    // A small file never starts a stream (sealed inline at close).
+    fs::write(m.path("memo.txt"), b"lunch at noon").unwrap();
+    assert_eq!(streamed(&m), 2);
+
+    m.umount();
+    m.mount();
+    m.unlock();
+    assert_eq!(fs::read(m.path("video.mp4")).unwrap(), big);
+    assert_eq!(fs::read(m.path("backup.zip")).unwrap(), swapped);
+    assert_eq!(fs::read(m.path("memo.txt")).unwrap(), b"lunch at noon");
+    // Random access into the streamed file.
+    let f = fs::File::open(m.path("video.mp4")).unwrap();
+    let mut mid = vec![0u8; 5000];
+    f.read_exact_at(&mut mid, 17 * MIB as u64 + 3).unwrap();
+    assert_eq!(mid, big[17 * MIB + 3..17 * MIB + 5003]);
+    m.umount();
+    let out = m.cli(&["check"], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn rewritten_headers_and_holes_fall_back_to_the_staging() {
+    let _one = serial();
+    let m = MountedVault::new();
+
+    // An archiver: body first, then back to offset 0 for the real header.
+    let mut archive = noise(12 * MIB, 3);
+    let mut f = fresh(m.path("archive.7z"));
+    f.write_all(&archive).unwrap();
+    f.seek(SeekFrom::Start(0)).unwrap();
+    let header = b"7z\xbc\xaf\x27\x1c real header";
+    f.write_all(header).unwrap();
+    archive[..header.len()].copy_from_slice(header);
+    f.seek(SeekFrom::End(0)).unwrap();
+    f.write_all(&noise(3 * MIB, 4)).unwrap();
+    archive.extend_from_slice(&noise(3 * MIB, 4));
+    drop(f);
+
+    // A hole: 6 MiB written, then 2 MiB at 10 MiB; 6..10 MiB never written.
+    let mut sparse = noise(6 * MIB, 5);
+    let tail = noise(2 * MIB, 6);
+    let f = fresh(m.path("disk.img"));
+    f.write_all_at(&sparse, 0).unwrap();
+    f.write_all_at(&tail, 10 * MIB as u64).unwrap();
+    drop(f);
+    sparse.resize(10 * MIB, 0);
+    sparse.extend_from_slice(&tail);
+
+    // Truncated while open after streaming started: starts over, streams again.
+    let rewritten = noise(9 * MIB, 7);
+    let mut f = fresh(m.path("log.bin"));
+    f.write_all(&noise(8 * MIB, 8)).unwrap();
+    f.set_len(0).unwrap();
+    f.seek(SeekFrom::Start(0)).unwrap();
+    f.write_all(&rewritten).unwrap();
+    drop(f);
+
+    assert_eq!(
+        streamed(&m),
+        1,
+        "only the file emptied and rewritten front to back was streamed"
+    );
+    m.unlock();
+    assert_eq!(fs::read(m.path("archive.7z")).unwrap(), archive);
+    assert_eq!(fs::read(m.path("disk.img")).unwrap(), sparse);
+    assert_eq!(fs::read(m.path("log.bin")).unwrap(), rewritten);
+}
+
+#[test]
+fn a_stream_fed_from_spilled_staging_is_identical() {
+    let _one = serial();
+    // 1 MiB of staging memory: the first 4 MiB (handed over when the stream
+    // starts) and every gap filled later come back out of the encrypted spill.
+    let m = MountedVault::new_with("", "\n[mount]\nstaging_memory = \"1 MiB\"\n");
+    let data = noise(14 * MIB + 777, 9);
+    let order: Vec<usize> = (0..15).map(|i| if i < 14 { i ^ 1 } else { i }).collect();
+    write_in_pieces(&m.path("scan.pdf"), &data, &order, MIB);
+    assert_eq!(streamed(&m), 1);
+    m.unlock();
+    assert_eq!(fs::read(m.path("scan.pdf")).unwrap(), data);
+}
+
+#[test]
+fn a_flush_in_the_middle_keeps_streaming() {
+    let _one = serial();
+    let m = MountedVault::new();
+    let data = noise(18 * MIB, 10);
+    let mut f = fresh(m.path("export.csv"));
+    f.write_all(&data[..6 * MIB]).unwrap();
+    // Closing a duplicate descriptor sends FLUSH: the 6 MiB so far are sealed.
+    drop(f.try_clone().unwrap());
+    assert_eq!(streamed(&m), 1, "the FLUSH finished the running stream");
+    f.write_all(&data[6 * MIB..]).unwrap();
+    drop(f);
+    assert_eq!(
+        streamed(&m),
+        2,
+        "the rest streamed on from where the FLUSH left it"
+    );
+    m.umount();
+    m.mount();
+    m.unlock();
+    assert_eq!(fs::read(m.path("export.csv")).unwrap(), data);
+}
