@@ -18,7 +18,10 @@ pub const MAX_CHUNK: usize = 4 * 1024 * 1024;
 /// Splits a byte stream into content-defined chunks.
 pub struct Chunker {
     seed: u64,
+    /// `buf[start..]` is pending (at most [`MAX_CHUNK`] after each push); the
+    /// bytes before `start` are emitted chunks not yet compacted away.
     buf: Vec<u8>,
+    start: usize,
 }
 
 impl Chunker {
@@ -26,7 +29,10 @@ impl Chunker {
     pub fn new(seed: u64) -> Chunker {
         Chunker {
             seed,
-            buf: Vec::with_capacity(MAX_CHUNK),
+            // Twice the window, so pending bytes move to the front only about
+            // once per window of input instead of after every chunk.
+            buf: Vec::with_capacity(2 * MAX_CHUNK),
+            start: 0,
         }
     }
 
@@ -37,14 +43,18 @@ impl Chunker {
         emit: &mut impl FnMut(Vec<u8>) -> Result<(), E>,
     ) -> Result<(), E> {
         while !data.is_empty() {
-            let room = MAX_CHUNK - self.buf.len();
+            let room = MAX_CHUNK - self.pending();
             let take = room.min(data.len());
+            if self.buf.len() + take > self.buf.capacity() {
+                self.buf.drain(..self.start);
+                self.start = 0;
+            }
             self.buf.extend_from_slice(&data[..take]);
             data = &data[take..];
             // A cut is final only once a whole maximal chunk lies ahead of it;
             // with less buffered, more data could move the cut point.
-            while self.buf.len() >= MAX_CHUNK {
-                let cut = self.cut(&self.buf[..MAX_CHUNK]);
+            while self.pending() >= MAX_CHUNK {
+                let cut = self.cut(&self.buf[self.start..self.start + MAX_CHUNK]);
                 self.emit_front(cut, emit)?;
             }
         }
@@ -53,12 +63,13 @@ impl Chunker {
 
     /// Flushes what is left as the final chunks (none for an empty stream).
     pub fn finish<E>(mut self, emit: &mut impl FnMut(Vec<u8>) -> Result<(), E>) -> Result<(), E> {
-        while !self.buf.is_empty() {
-            let window = self.buf.len().min(MAX_CHUNK);
-            let cut = if self.buf.len() <= MIN_CHUNK {
-                self.buf.len()
+        while self.pending() > 0 {
+            let pending = self.pending();
+            let cut = if pending <= MIN_CHUNK {
+                pending
             } else {
-                self.cut(&self.buf[..window])
+                let window = pending.min(MAX_CHUNK);
+                self.cut(&self.buf[self.start..self.start + window])
             };
             self.emit_front(cut, emit)?;
         }
@@ -67,7 +78,7 @@ impl Chunker {
 
     /// Bytes buffered but not yet emitted.
     pub fn pending(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.start
     }
 
     fn cut(&self, window: &[u8]) -> usize {
@@ -90,8 +101,12 @@ impl Chunker {
     ) -> Result<(), E> {
         // Copy out exactly the chunk and keep the one buffer: handing the buffer
         // itself on would pin MAX_CHUNK of touched memory per chunk in flight.
-        let chunk = self.buf[..cut].to_vec();
-        self.buf.drain(..cut);
+        let chunk = self.buf[self.start..self.start + cut].to_vec();
+        self.start += cut;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
         emit(chunk)
     }
 }

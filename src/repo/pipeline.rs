@@ -181,31 +181,56 @@ impl<'r> BlobWriter<'r> {
         what: &std::path::Path,
         progress: &dyn Progress,
     ) -> RepoResult<(Vec<(BlobId, u32)>, u64)> {
+        let mut buf = vec![0u8; READ_SIZE];
+        self.chunked(|push| {
+            loop {
+                let n = match reader.read(&mut buf) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(RepoError::io(what, "read failed", e)),
+                };
+                progress.advance(n as u64);
+                push(&buf[..n])?;
+            }
+        })
+    }
+
+    /// Like [`Self::content_sized`], for content that arrives as pieces (the
+    /// mount's write stream), chunked straight from them.
+    pub fn content_pieces<B: AsRef<[u8]>>(
+        &mut self,
+        pieces: impl IntoIterator<Item = RepoResult<B>>,
+    ) -> RepoResult<(Vec<(BlobId, u32)>, u64)> {
+        self.chunked(|push| {
+            for piece in pieces {
+                push(piece?.as_ref())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Chunks and stores what `feed` pushes; returns chunk ids with lengths and
+    /// the byte count.
+    fn chunked(
+        &mut self,
+        feed: impl FnOnce(&mut dyn FnMut(&[u8]) -> RepoResult<()>) -> RepoResult<()>,
+    ) -> RepoResult<(Vec<(BlobId, u32)>, u64)> {
         let mut chunker = Chunker::new(self.repo.writer().gear_seed);
         let mut ids = Vec::new();
-        let mut buf = vec![0u8; READ_SIZE];
         let mut total = 0u64;
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(RepoError::io(what, "read failed", e)),
-            };
-            total += n as u64;
-            progress.advance(n as u64);
-            chunker.push(&buf[..n], &mut |c| {
-                let len = c.len() as u32;
-                ids.push((self.store(BlobKind::Data, c)?, len));
-                Ok::<(), RepoError>(())
-            })?;
-        }
-        chunker.finish(&mut |c| {
-            let len = c.len() as u32;
-            ids.push((self.store(BlobKind::Data, c)?, len));
-            Ok::<(), RepoError>(())
+        feed(&mut |data: &[u8]| {
+            total += data.len() as u64;
+            chunker.push(data, &mut |c| self.store_chunk(&mut ids, c))
         })?;
+        chunker.finish(&mut |c| self.store_chunk(&mut ids, c))?;
         Ok((ids, total))
+    }
+
+    fn store_chunk(&mut self, ids: &mut Vec<(BlobId, u32)>, chunk: Vec<u8>) -> RepoResult<()> {
+        let len = chunk.len() as u32;
+        ids.push((self.store(BlobKind::Data, chunk)?, len));
+        Ok(())
     }
 }
 

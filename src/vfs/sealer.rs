@@ -4,11 +4,10 @@
 //! is already sealed and `close()` only waits for the tail.
 //!
 //! Dropping a sealer without [`StreamSealer::finish`] aborts it: the pipeline
-//! sees a read error and stops; packs it already published are valid, indexed,
+//! sees its input end without the end mark and fails; packs it already published are valid, indexed,
 //! and simply not referenced by the file (later writes of the same data reuse
 //! them through dedup).
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -16,7 +15,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use zeroize::Zeroizing;
 
-use crate::repo::{BlobId, BlobWriter, NoProgress, RepoError, Repository, WriteOptions};
+use crate::repo::{BlobId, BlobWriter, RepoError, Repository, WriteOptions};
 
 /// Pieces in flight between the writer and the pipeline (each at most one FUSE
 /// write or one 1 MiB staging read), so at most a few MiB of plaintext wait.
@@ -103,7 +102,7 @@ impl StreamSealer {
 
 impl Drop for StreamSealer {
     fn drop(&mut self) {
-        // No End: the reader fails, the pipeline unwinds, nothing is referenced.
+        // No End mark: the run fails, so nothing refers to what it stored.
         self.tx = None;
         if self.worker.is_some() {
             let _ = self.join();
@@ -117,54 +116,27 @@ fn run(
     what: &std::path::Path,
     rx: Receiver<Piece>,
 ) -> Outcome {
-    let reader = PieceReader {
-        rx,
-        current: Zeroizing::new(Vec::new()),
-        pos: 0,
-        ended: false,
-    };
-    let ((chunks, size), stats) =
-        BlobWriter::run(repo, opts, |w| w.content_sized(reader, what, &NoProgress))?;
+    // A channel closed without `End` is an error, so an aborted stream never
+    // looks like a short file.
+    let ended = std::cell::Cell::new(false);
+    let pieces = rx.iter().map_while(|p| match p {
+        Piece::Data(d) => Some(Ok(d)),
+        Piece::End => {
+            ended.set(true);
+            None
+        }
+    });
+    let ((chunks, size), stats) = BlobWriter::run(repo, opts, |w| {
+        let sealed = w.content_pieces(pieces)?;
+        if !ended.get() {
+            let aborted = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "aborted");
+            return Err(RepoError::io(what, "write stream", aborted));
+        }
+        Ok(sealed)
+    })?;
     Ok(Sealed {
         chunks,
         size,
         stored: stats.stored_bytes,
     })
-}
-
-/// `Read` over the channel; a channel closed without `End` is an error, so an
-/// aborted stream never looks like a short file.
-struct PieceReader {
-    rx: Receiver<Piece>,
-    current: Zeroizing<Vec<u8>>,
-    pos: usize,
-    ended: bool,
-}
-
-impl Read for PieceReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.pos == self.current.len() {
-            if self.ended {
-                return Ok(0);
-            }
-            match self.rx.recv() {
-                Ok(Piece::Data(d)) => {
-                    self.current = d;
-                    self.pos = 0;
-                }
-                Ok(Piece::End) => self.ended = true,
-                // Not `Interrupted`: readers retry that, and an abort must stop.
-                Err(_) => {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::BrokenPipe,
-                        "write stream aborted",
-                    ));
-                }
-            }
-        }
-        let n = buf.len().min(self.current.len() - self.pos);
-        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
 }
