@@ -123,7 +123,7 @@ impl WinVault {
         let token = unsafe {
             self.with_operation_request(|req| {
                 let create = winfsp::constants::FspTransactKind::FspFsctlTransactCreateKind as u32;
-                if u32::from(req.Kind) != create {
+                if req.Kind != create {
                     return None;
                 }
                 Some(req.Req.Create.AccessToken)
