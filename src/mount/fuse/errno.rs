@@ -24,12 +24,7 @@ pub fn errno(e: &VfsError) -> Errno {
 
 /// Logs failures the caller cannot see the reason of (damage, I/O) and maps them.
 pub fn reported(op: &'static str, e: VfsError) -> Errno {
-    match &e {
-        VfsError::Damaged(_) | VfsError::Repo(_) | VfsError::Io { .. } | VfsError::NoSpace(_) => {
-            tracing::error!(op, error = %e, "operation failed");
-        }
-        _ => tracing::debug!(op, error = %e, "operation refused"),
-    }
+    crate::mount::report::failure(op, &e);
     errno(&e)
 }
 
