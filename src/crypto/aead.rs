@@ -5,7 +5,7 @@
 //! as one key seals far fewer than 2^32 messages, which holds for the fresh,
 //! per-object keys this crate uses. Larger data goes through [`crate::crypto::stream`].
 
-use aes_gcm::aead::{Aead, Payload};
+use aes_gcm::aead::{Aead, AeadInOut, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 
 use super::error::CryptoError;
@@ -42,6 +42,24 @@ pub fn seal(key: &SecretKey32, nonce: &[u8; 12], aad: &[u8], plaintext: &[u8]) -
     }
 }
 
+/// [`seal`], appending `ciphertext ‖ tag` to `out` and encrypting there, so a
+/// pack is built without a separate buffer per blob.
+pub fn seal_append(
+    key: &SecretKey32,
+    nonce: &[u8; 12],
+    aad: &[u8],
+    plaintext: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let start = out.len();
+    out.extend_from_slice(plaintext);
+    let nonce = Nonce::from(*nonce);
+    match cipher(key).encrypt_inout_detached(&nonce, aad, (&mut out[start..]).into()) {
+        Ok(tag) => out.extend_from_slice(&tag),
+        Err(_) => panic!("AES-GCM plaintext longer than 64 GiB"),
+    }
+}
+
 /// Verifies and decrypts `ct || tag` produced by [`seal`] with the same key,
 /// nonce and `aad`.
 ///
@@ -63,6 +81,15 @@ pub fn open(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seal_append_writes_what_seal_returns() {
+        let key = SecretKey32::random();
+        let mut out = b"prefix".to_vec();
+        seal_append(&key, &[3u8; 12], b"aad", b"hello world", &mut out);
+        assert_eq!(&out[..6], b"prefix");
+        assert_eq!(out[6..], seal(&key, &[3u8; 12], b"aad", b"hello world"));
+    }
 
     #[test]
     fn round_trip_and_tamper() {

@@ -124,13 +124,15 @@ pub fn blob_aad(kind: BlobKind, id: &BlobId) -> Vec<u8> {
     aad
 }
 
-/// Encrypts a prepared blob as blob number `index` of a pack.
-pub fn seal(key: &SecretKey32, index: u32, blob: &PreparedBlob) -> Vec<u8> {
-    aead::seal(
+/// Encrypts a prepared blob as blob number `index` of a pack, appending the
+/// ciphertext to `out` (the pack being built).
+pub fn seal_into(key: &SecretKey32, index: u32, blob: &PreparedBlob, out: &mut Vec<u8>) {
+    aead::seal_append(
         key,
         &blob_nonce(index),
         &blob_aad(blob.kind, &blob.id),
         blob.body.expose(),
+        out,
     )
 }
 
@@ -223,7 +225,8 @@ mod tests {
         let key = SecretKey32::random();
         let id = BlobId([9; 32]);
         let blob = prepare(BlobKind::Data, id, b"hello ".repeat(100), 3);
-        let ct = seal(&key, 3, &blob);
+        let mut ct = Vec::new();
+        seal_into(&key, 3, &blob, &mut ct);
         let open_with = |index, kind, id: &BlobId| {
             open(&key, index, kind, id, blob.compression, blob.raw_len, &ct)
         };

@@ -153,16 +153,16 @@ impl PackBuilder {
     /// Encrypts and appends a blob.
     pub fn add(&mut self, blob: &PreparedBlob) {
         let index = self.entries.len() as u32;
-        let ct = blob::seal(&self.key, index, blob);
+        let offset = self.buf.len();
+        blob::seal_into(&self.key, index, blob, &mut self.buf);
         self.entries.push(PackEntry {
             kind: blob.kind,
             compression: blob.compression,
             id: blob.id,
-            offset: self.buf.len() as u32,
-            length: ct.len() as u32,
+            offset: offset as u32,
+            length: (self.buf.len() - offset) as u32,
             raw_len: blob.raw_len,
         });
-        self.buf.extend_from_slice(&ct);
     }
 
     /// Whether the pack has reached its target size.

@@ -4,7 +4,9 @@
 //! FUSE settings that matter here (measured, see SPEC §11): `FOPEN_DIRECT_IO` on
 //! content (no second page-cache copy), 1 MiB max_write, readdirplus, 1 s TTLs.
 //! Hard links and special files are refused with EPERM; extended attributes are
-//! not offered (ENOTSUP); POSIX and flock locks are kept by the kernel (this
+//! not offered: the xattr calls answer ENOSYS, which the kernel remembers for the
+//! mount and turns into EOPNOTSUPP for callers, so the `security.capability`
+//! lookup before writes and `ls -l`'s ACL probes stop costing a round trip; POSIX and flock locks are kept by the kernel (this
 //! filesystem does not implement the lock calls, so they stay local to the mount).
 
 use std::ffi::OsStr;
@@ -433,7 +435,7 @@ impl Filesystem for FuseVault {
         _size: u32,
         reply: ReplyXattr,
     ) {
-        reply.error(Errno::ENOTSUP);
+        reply.error(Errno::ENOSYS);
     }
 
     fn listxattr(&self, _req: &Request, _ino: INodeNo, size: u32, reply: ReplyXattr) {
@@ -454,11 +456,11 @@ impl Filesystem for FuseVault {
         _position: u32,
         reply: ReplyEmpty,
     ) {
-        reply.error(Errno::ENOTSUP);
+        reply.error(Errno::ENOSYS);
     }
 
     fn removexattr(&self, _req: &Request, _ino: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
-        reply.error(Errno::ENOTSUP);
+        reply.error(Errno::ENOSYS);
     }
 
     fn create(
