@@ -22,7 +22,7 @@ use chrono::{Datelike, TimeZone};
 use chrono_tz::Tz;
 
 use crate::backend::verify::{check_object, content_name};
-use crate::backend::{AdminBackend, BackendError};
+use crate::backend::{AdminBackend, BackendError, ReadBackend};
 use crate::crypto::VaultPublicKey;
 use crate::keys::RecoveryBundle;
 use crate::profile::Retention;
@@ -37,6 +37,35 @@ use super::error::SyncError;
 
 /// Directory of the markers a prune leaves.
 pub const PRUNE_MARKER_DIR: &str = "pruned";
+
+/// Directory of the records a forget leaves: `forgotten/<time µs>`, the names of the
+/// snapshots it deleted, one a line. `check --remote` accepts a snapshot whose
+/// predecessor is missing only when a record names that predecessor, so a snapshot
+/// that vanished any other way is still reported as a broken chain.
+pub const FORGET_RECORD_DIR: &str = "forgotten";
+
+/// Snapshot names listed by the forget records of `backend` (see
+/// [`FORGET_RECORD_DIR`]).
+pub fn forgotten_snapshots(backend: &dyn ReadBackend) -> Result<HashSet<String>, BackendError> {
+    let mut out = HashSet::new();
+    for info in backend.list(FORGET_RECORD_DIR)? {
+        let bytes = backend.read(&info.name)?;
+        out.extend(
+            String::from_utf8_lossy(&bytes)
+                .lines()
+                .filter(|l| l.starts_with("snapshots/"))
+                .map(str::to_string),
+        );
+    }
+    Ok(out)
+}
+
+fn now_us() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0)
+}
 
 /// What forget decided and did.
 #[derive(Debug, Clone, Default)]
@@ -150,11 +179,27 @@ pub fn forget(
         if kept.contains(name) {
             summary.kept.push(name.clone());
         } else {
-            if !dry_run {
-                backend.delete(name).map_err(remote_err)?;
-            }
             summary.removed.push(name.clone());
         }
+    }
+    if dry_run || summary.removed.is_empty() {
+        return Ok(summary);
+    }
+    // The record goes first: a crash mid-way leaves it naming a snapshot that is
+    // still there (harmless), never a gap in the chain that no record explains.
+    let mut record = String::new();
+    for name in &summary.removed {
+        record.push_str(name);
+        record.push('\n');
+    }
+    backend
+        .write_if_absent(
+            &format!("{FORGET_RECORD_DIR}/{}", now_us()),
+            record.as_bytes(),
+        )
+        .map_err(remote_err)?;
+    for name in &summary.removed {
+        backend.delete(name).map_err(remote_err)?;
     }
     Ok(summary)
 }
