@@ -4,19 +4,40 @@
 //! `sources`, then commits the live drive as a snapshot, then uploads what each
 //! remote lacks (snapshots last).
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::profile::{Profile, Remote};
-use crate::repo::NoProgress;
+use crate::repo::{BlobId, NoProgress};
 use crate::vfs::VaultFs;
+use crate::vfs::inode::{InodeKind, ROOT};
 
 /// The sync lock and the profile it follows.
 pub struct Syncer {
     /// The profile (schedule, remotes, sources).
     pub profile: Profile,
     busy: Mutex<()>,
+}
+
+/// Every chunk the live drive's files use.
+fn live_chunks(vault: &VaultFs) -> HashSet<BlobId> {
+    let mut out = HashSet::new();
+    let mut dirs = vec![ROOT];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = vault.namespace().list(dir) else {
+            continue;
+        };
+        for (_, inode) in entries {
+            match inode.kind {
+                InodeKind::File { chunks, .. } => out.extend(chunks.into_iter().map(|(id, _)| id)),
+                InodeKind::Dir => dirs.push(inode.ino),
+                InodeKind::Symlink { .. } => {}
+            }
+        }
+    }
+    out
 }
 
 /// The last run of a remote as a time, if any.
@@ -47,6 +68,20 @@ impl Syncer {
         let _one = self.busy.lock().unwrap_or_else(|p| p.into_inner());
         let mut lines = Vec::new();
         let mut failed = Vec::new();
+        // Before the backup and the drive snapshot, so they keep off packs a
+        // remote's prune deleted; the drive's live files pin the packs they use.
+        let pinned = live_chunks(vault);
+        for remote in remotes {
+            // An unreachable remote is reported by its sync below.
+            if let Ok(p) = crate::sync::take_in_prunes(vault.repo(), remote, Some(&pinned))
+                && p.markers > 0
+            {
+                lines.push(format!(
+                    "remote {}: prune taken in: {} deleted pack(s) retired here, {} object(s) to upload again",
+                    remote.name, p.retired, p.restored
+                ));
+            }
+        }
         if !self.profile.sources.is_empty() {
             let opts = crate::repo::WriteOptions {
                 deferred: false,

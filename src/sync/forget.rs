@@ -11,10 +11,10 @@
 //! a new copy of their remaining packs (written before the old one is deleted, so a
 //! crash leaves a duplicate, never a gap). Packs that hold some used blobs are kept
 //! whole (no repacking). A prune that deleted anything leaves a marker object
-//! `pruned/<time µs>` so that writers syncing to the remote notice the deletions
-//! (see [`super::sync_remote`]): the writer's local store still holds those packs
-//! and deduplicates against them, so they are uploaded again by the next sync. A
-//! prune frees remote space for good only for packs no longer in any local store.
+//! `pruned/<time µs>` naming what it deleted, so that writers syncing to the remote
+//! take the deletions in (see [`super::prunes`]): the writer stops deduplicating
+//! against the deleted packs and does not upload them again, unless a snapshot it
+//! has not uploaded yet may need them.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -35,8 +35,24 @@ use crate::repo::{RepoError, pack};
 
 use super::error::SyncError;
 
-/// Directory of the markers a prune leaves.
+/// Directory of the markers a prune leaves: `pruned/<time µs>`, a summary line,
+/// then one line `deleted <name>` per pack and index copy it deleted (markers of
+/// older versions have only the summary line).
 pub const PRUNE_MARKER_DIR: &str = "pruned";
+
+/// Line prefix naming a deleted object in a prune marker.
+pub const PRUNE_DELETED: &str = "deleted";
+
+/// The objects a prune marker names as deleted; `None` for a marker of an older
+/// version, which does not list them.
+pub fn parse_prune_marker(text: &str) -> Option<Vec<String>> {
+    let names: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(PRUNE_DELETED)?.strip_prefix(' '))
+        .map(str::to_string)
+        .collect();
+    (!names.is_empty()).then_some(names)
+}
 
 /// Directory of the records a forget leaves: `forgotten/<time µs>`, the names of the
 /// snapshots it deleted, one a line. `check --remote` accepts a snapshot whose
@@ -322,22 +338,25 @@ pub fn prune(
         summary.packs_removed += 1;
         summary.bytes_freed += size;
     }
-    for name in old_indexes {
+    for name in &old_indexes {
         if !dry_run {
-            backend.delete(&name).map_err(remote_err)?;
+            backend.delete(name).map_err(remote_err)?;
         }
         summary.indexes_replaced += 1;
     }
     if !dry_run && (summary.packs_removed > 0 || summary.indexes_replaced > 0) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros())
-            .unwrap_or(0);
-        let marker = format!("{PRUNE_MARKER_DIR}/{now}");
-        let text = format!(
+        let marker = format!("{PRUNE_MARKER_DIR}/{}", now_us());
+        let mut text = format!(
             "packs removed {}, index copies replaced {}\n",
             summary.packs_removed, summary.indexes_replaced
         );
+        for name in doomed
+            .iter()
+            .map(|(id, _)| pack_name(id))
+            .chain(old_indexes.iter().cloned())
+        {
+            text.push_str(&format!("{PRUNE_DELETED} {name}\n"));
+        }
         backend
             .write_if_absent(&marker, text.as_bytes())
             .map_err(remote_err)?;
