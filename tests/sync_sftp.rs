@@ -351,6 +351,7 @@ fn sync_killed_midway_resumes_and_checks_clean() {
                 first_delay: Duration::from_millis(100),
                 max_delay: Duration::from_secs(1),
             },
+            ..SyncOptions::default()
         };
         let err = sync_remote_with(&repo, remote, &killer, &options).unwrap_err();
         if let Some(t) = killer.thread.lock().unwrap().take() {

@@ -13,13 +13,15 @@
 //! with exponential backoff ([`Backoff`]). Each object is checked against its
 //! SHA-256 name before upload: local damage is never copied to a remote.
 
+pub mod clock;
 pub mod error;
 pub mod forget;
 pub mod prunes;
 pub mod retry;
 pub mod state;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::backend::verify::check_object;
 use crate::backend::{
@@ -29,6 +31,7 @@ use crate::keys::KeyFiles;
 use crate::profile::Remote;
 use crate::repo::{Progress, Repository};
 
+pub use clock::{Clock, SystemClock};
 pub use error::SyncError;
 pub use prunes::PruneIntake;
 pub use retry::Backoff;
@@ -52,10 +55,22 @@ pub struct SyncSummary {
 }
 
 /// Options of [`sync_remote_with`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SyncOptions {
     /// Retry policy for lost connections.
     pub backoff: Backoff,
+    /// Stamps the recorded run ([`LastRun::finished_unix`]), which the daemon's
+    /// schedule compares with its own clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> SyncOptions {
+        SyncOptions {
+            backoff: Backoff::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
 }
 
 /// Syncs the store of `repo` to `remote` with the default retry policy, and records
@@ -109,10 +124,7 @@ pub fn sync_remote_with(
     let result = run(repo, remote, progress, options, &mut summary);
     summary.elapsed = start.elapsed();
     let run = LastRun {
-        finished_unix: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
+        finished_unix: options.clock.now().timestamp(),
         ok: result.is_ok(),
         objects: summary.uploaded,
         bytes_sent: summary.bytes_sent,
