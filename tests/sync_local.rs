@@ -165,3 +165,79 @@ fn server_authorize_prints_the_restricted_line() {
     ));
     assert!(err.contains("private key"), "{err}");
 }
+
+/// Snapshot object names on `usb`, sorted.
+fn snapshot_names(usb: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(usb.join("snapshots"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| format!("snapshots/{}", e.file_name().to_string_lossy()))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn check_accepts_a_chain_cut_by_forget_but_not_a_vanished_or_swapped_snapshot() {
+    let (v, usb) = vault_with_usb();
+    let src = v.folder("src");
+    // Four snapshots, each synced on its own, so their order is known.
+    let mut order: Vec<String> = Vec::new();
+    for round in 0..4u64 {
+        fs::write(src.join("f.bin"), noise(20_000, round + 1)).unwrap();
+        ok(&v.cli(&["backup"], &[src.to_str().unwrap()], false));
+        ok(&v.cli(&["sync"], &[], false));
+        let new: Vec<String> = snapshot_names(&usb)
+            .into_iter()
+            .filter(|n| !order.contains(n))
+            .collect();
+        assert_eq!(new.len(), 1, "{new:?}");
+        order.extend(new);
+    }
+    let check = |v: &TestVault| v.cli(&["check"], &["--remote", "usb"], false);
+    ok(&check(&v));
+    // forget removes the two oldest: the third one's predecessor is gone.
+    let out = ok(&v.cli(&["forget"], &["--remote", "usb", "--keep-last", "2"], false));
+    assert!(out.contains("removed 2"), "{out}");
+    assert_eq!(snapshot_names(&usb), {
+        let mut kept = order[2..].to_vec();
+        kept.sort();
+        kept
+    });
+    let out = ok(&check(&v));
+    assert!(out.contains("no problems"), "{out}");
+    assert!(out.contains("2 snapshot"), "{out}");
+
+    let path = |name: &str| usb.join(name);
+    let (third, fourth) = (order[2].clone(), order[3].clone());
+    let third_bytes = fs::read(path(&third)).unwrap();
+    // A swapped snapshot (another valid snapshot's bytes under its name) is named.
+    make_writable(&path(&third));
+    fs::write(path(&third), fs::read(path(&fourth)).unwrap()).unwrap();
+    let err = fails(&check(&v));
+    assert!(err.contains(&third), "{err}");
+    // A tampered one too.
+    let mut flipped = third_bytes.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 1;
+    fs::write(path(&third), &flipped).unwrap();
+    let err = fails(&check(&v));
+    assert!(err.contains(&third), "{err}");
+    // A snapshot that vanished without forget breaks the chain of the next one.
+    fs::remove_file(path(&third)).unwrap();
+    let err = fails(&check(&v));
+    assert!(err.contains(&fourth), "{err}");
+    assert!(err.contains("broken chain"), "{err}");
+    // Put back, everything is fine again.
+    fs::write(path(&third), &third_bytes).unwrap();
+    ok(&check(&v));
+}
+
+fn make_writable(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut perm = fs::metadata(p).unwrap().permissions();
+    perm.set_mode(0o644);
+    fs::set_permissions(p, perm).unwrap();
+}

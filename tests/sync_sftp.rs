@@ -351,6 +351,7 @@ fn sync_killed_midway_resumes_and_checks_clean() {
                 first_delay: Duration::from_millis(100),
                 max_delay: Duration::from_secs(1),
             },
+            ..SyncOptions::default()
         };
         let err = sync_remote_with(&repo, remote, &killer, &options).unwrap_err();
         if let Some(t) = killer.thread.lock().unwrap().take() {
@@ -552,19 +553,24 @@ fn rsa_writer_key_works_too() {
     assert!(out.contains("1 new snapshot(s)"), "{out}");
 }
 
-#[test]
-fn admin_key_forgets_and_prunes_and_sync_restores_what_the_store_needs() {
-    let sshd = Sshd::start();
+/// [`vault_for`] with an admin key: same account, no forced command, from this
+/// machine only.
+fn vault_with_admin(sshd: &Sshd) -> TestVault {
     let admin = sshd.dir.path().join("admin_ed25519");
     keygen(&admin);
-    // The admin key: same account, no forced command, from this machine only.
     let mut keys = fs::read_to_string(&sshd.authorized_keys).unwrap();
     keys.push_str(&format!(
         "from=\"127.0.0.1\" {}",
         fs::read_to_string(admin.with_extension("pub")).unwrap()
     ));
     fs::write(&sshd.authorized_keys, keys).unwrap();
-    let v = vault_for(&sshd, &format!("admin_identity = \"{}\"", admin.display()));
+    vault_for(sshd, &format!("admin_identity = \"{}\"", admin.display()))
+}
+
+#[test]
+fn admin_key_forgets_and_prunes_and_sync_restores_what_the_store_needs() {
+    let sshd = Sshd::start();
+    let v = vault_with_admin(&sshd);
     let src = v.folder("src");
     for round in 0..3u64 {
         fs::write(src.join("data.bin"), noise(1_500_000, round + 10)).unwrap();
@@ -603,4 +609,102 @@ fn admin_key_forgets_and_prunes_and_sync_restores_what_the_store_needs() {
     let target = v.folder("restore2");
     ok(&restore_remote(&v, &target));
     assert_eq!(snapshot_tree(&src), snapshot_tree(&restored(&target, &src)));
+    let out = ok(&v.cli(&["check"], &["--remote", "dc1", "--read-data"], true));
+    assert!(out.contains("no problems"), "{out}");
+}
+
+/// The remote's pack objects: name (`data/..`) and size.
+fn remote_packs(sshd: &Sshd) -> std::collections::BTreeMap<String, u64> {
+    remote_files(sshd)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("/data/"))
+        .map(|p| {
+            let size = fs::metadata(&p).unwrap().len();
+            let name = p
+                .strip_prefix(&sshd.repo)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (name, size)
+        })
+        .collect()
+}
+
+#[test]
+fn sync_after_prune_uploads_only_what_is_new() {
+    let sshd = Sshd::start();
+    let v = vault_with_admin(&sshd);
+    let src = v.folder("src");
+    // `sync` backs up the profile's sources first.
+    let text = fs::read_to_string(&v.profile).unwrap();
+    fs::write(
+        &v.profile,
+        format!("sources = [\"{}\"]\n{text}", src.display()),
+    )
+    .unwrap();
+    const SIZE: usize = 1_500_000;
+    for round in 0..3u64 {
+        fs::write(src.join("data.bin"), noise(SIZE, round + 10)).unwrap();
+        ok(&v.cli(&["sync"], &[], false));
+    }
+    let before = remote_packs(&sshd);
+    let out = ok(&v.cli(
+        &["forget"],
+        &["--remote", "dc1", "--keep-last", "1", "--prune"],
+        true,
+    ));
+    assert!(out.contains("removed 2"), "{out}");
+    let kept = remote_packs(&sshd);
+    let pruned: Vec<&String> = before.keys().filter(|n| !kept.contains_key(*n)).collect();
+    assert!(pruned.len() >= 2, "{before:?} -> {kept:?}");
+
+    // The file goes back to the content of the first round, whose packs the prune
+    // deleted (the store still has them), and a small new file appears.
+    fs::write(src.join("data.bin"), noise(SIZE, 10)).unwrap();
+    fs::write(src.join("new.txt"), b"written after the prune\n").unwrap();
+    let out = ok(&v.cli(&["sync"], &[], false));
+    assert!(out.contains("prune taken in"), "{out}");
+    let after = remote_packs(&sshd);
+    for name in &pruned {
+        assert!(
+            !after.contains_key(*name),
+            "pruned pack {name} uploaded again"
+        );
+    }
+    let new_bytes: u64 = after
+        .iter()
+        .filter(|(n, _)| !kept.contains_key(*n))
+        .map(|(_, s)| s)
+        .sum();
+    let sent = {
+        let repo = Repository::open(&v.store).unwrap();
+        last_run(repo.db(), "dc1").unwrap().unwrap().bytes_sent
+    };
+    // The reverted content goes up once, in new packs; nothing else big does (the
+    // two pruned rounds were 3 MB).
+    assert!(new_bytes >= SIZE as u64, "{new_bytes}");
+    assert!(new_bytes < SIZE as u64 + 200_000, "{new_bytes}");
+    assert!(
+        sent >= new_bytes && sent < new_bytes + 100_000,
+        "sent {sent}, new packs {new_bytes}"
+    );
+    // Nothing changed: the next sync sends no data (at most a small pack of tree
+    // blobs: the parent folders' mtimes, /tmp's among them, change under parallel
+    // tests).
+    ok(&v.cli(&["sync"], &[], false));
+    let again: u64 = remote_packs(&sshd)
+        .iter()
+        .filter(|(n, _)| !after.contains_key(*n))
+        .map(|(_, s)| s)
+        .sum();
+    assert!(again < 20_000, "{again} bytes of new packs");
+
+    let out = ok(&v.cli(&["check"], &["--remote", "dc1", "--read-data"], true));
+    assert!(out.contains("no problems"), "{out}");
+    let target = v.folder("restore");
+    ok(&restore_remote(&v, &target));
+    assert_eq!(snapshot_tree(&src), snapshot_tree(&restored(&target, &src)));
+    // The store keeps its history: every local snapshot still decrypts completely.
+    let out = ok(&v.cli(&["check"], &["--read-data"], true));
+    assert!(out.contains("no problems"), "{out}");
 }

@@ -57,6 +57,21 @@ pub fn run(args: SyncArgs) -> Result<()> {
             other => bail!("unexpected answer from the mount daemon: {other:?}"),
         }
     }
+    if !profile.sources.is_empty() {
+        // Before the backup, so its snapshot keeps off packs a prune deleted.
+        let repo = Repository::open(&profile.store)?;
+        for remote in &remotes {
+            // An unreachable remote is reported by its sync below.
+            if let Ok(p) = bcpvault::sync::take_in_prunes(&repo, remote, None)
+                && p.markers > 0
+            {
+                println!(
+                    "remote {}: prune taken in: {} deleted pack(s) retired here, {} object(s) to upload again",
+                    remote.name, p.retired, p.restored
+                );
+            }
+        }
+    }
     let backup_error = if profile.sources.is_empty() {
         None
     } else {

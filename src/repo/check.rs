@@ -2,7 +2,8 @@
 //!
 //! Without a key (anyone, e.g. the admin): every object's SHA-256 against its name,
 //! the structure of packs, index copies and snapshots, the pack envelopes naming
-//! this vault's key, every snapshot's signature and chain link, and — on the
+//! this vault's key, every snapshot's signature and chain link (a link to a snapshot
+//! that `forget` removed and recorded under `forgotten/` is accepted), and — on the
 //! writer — that the DB index only references packs that exist. With the unlocked
 //! key (`--read-data`): every blob decrypted and checked against its id, every
 //! index copy against the packs, every snapshot's trees walked to their chunks.
@@ -250,6 +251,8 @@ fn check_snapshots(
     let verifier = bundle.writer_verifying_key()?;
     let listed = backend.list("snapshots")?;
     let names: HashSet<&str> = listed.iter().map(|o| o.name.as_str()).collect();
+    // Snapshots deleted by `forget`: the chain legitimately starts over after them.
+    let forgotten = crate::sync::forget::forgotten_snapshots(backend)?;
     let mut out = Vec::new();
     for info in &listed {
         let Some(bytes) = read(backend, &info.name, r)? else {
@@ -260,13 +263,16 @@ fn check_snapshots(
                 r.problem(&info.name, "belongs to another vault")
             }
             Ok(s) => {
-                let prev = s.header.previous;
-                if !prev.is_zero() && !names.contains(snapshot_name(&prev).as_str()) {
+                let prev = snapshot_name(&s.header.previous);
+                if !s.header.previous.is_zero()
+                    && !names.contains(prev.as_str())
+                    && !forgotten.contains(&prev)
+                {
                     r.problem(
                         &info.name,
                         format!(
-                            "previous snapshot {} is missing (broken chain)",
-                            prev.short()
+                            "previous snapshot {} is missing and no forget removed it (broken chain)",
+                            s.header.previous.short()
                         ),
                     );
                 }

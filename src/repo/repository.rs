@@ -34,6 +34,7 @@ const T_PACKS: &str = "packs";
 const T_PENDING: &str = "pending";
 const T_SNAPSHOTS: &str = "snapshots";
 const T_META: &str = "meta";
+const T_RETIRED: &str = "retired";
 const HEAD: &[u8] = b"head";
 
 /// An open store on the file server (writer side).
@@ -50,6 +51,10 @@ pub struct Repository {
     pending: sled::Tree,
     snapshots: sled::Tree,
     meta: sled::Tree,
+    retired: sled::Tree,
+    /// Whether `retired` has entries: keeps [`Self::contains`] one lookup in the
+    /// common case.
+    any_retired: std::sync::atomic::AtomicBool,
     journal: Journal,
     keys: KeyPool,
     unsynced: std::sync::Mutex<Vec<String>>,
@@ -90,6 +95,8 @@ impl Repository {
             snapshots: tree(T_SNAPSHOTS)?,
             meta: tree(T_META)?,
             keys: KeyPool::new(vec![public.clone()]),
+            any_retired: std::sync::atomic::AtomicBool::new(!tree(T_RETIRED)?.is_empty()),
+            retired: tree(T_RETIRED)?,
             bundle,
             public,
             writer,
@@ -151,11 +158,39 @@ impl Repository {
         &self.db
     }
 
-    /// Whether a blob is stored (committed) already.
+    /// Whether a blob is stored (committed) already in a pack new blobs may
+    /// deduplicate against (not a retired one, see [`Self::retire_packs`]).
     pub fn contains(&self, id: &BlobId) -> RepoResult<bool> {
-        self.index
-            .contains_key(id.0)
-            .map_err(|e| self.db.err(e).into())
+        if !self.any_retired.load(std::sync::atomic::Ordering::Acquire) {
+            return self
+                .index
+                .contains_key(id.0)
+                .map_err(|e| self.db.err(e).into());
+        }
+        match self.locate(id)? {
+            None => Ok(false),
+            Some(loc) => Ok(!self
+                .retired
+                .contains_key(loc.pack.0)
+                .map_err(|e| self.db.err(e))?),
+        }
+    }
+
+    /// Stops deduplicating against `packs` (durably): a remote's prune deleted
+    /// them, so a new snapshot must not reference their blobs; a blob needed again
+    /// is stored anew in a new pack. The packs stay readable here (older local
+    /// snapshots and the drive still use them through [`Self::locate`]).
+    pub fn retire_packs(&self, packs: &[ObjectId]) -> RepoResult<()> {
+        if packs.is_empty() {
+            return Ok(());
+        }
+        for p in packs {
+            self.retired.insert(p.0, &[]).map_err(|e| self.db.err(e))?;
+        }
+        self.retired.flush().map_err(|e| self.db.err(e))?;
+        self.any_retired
+            .store(true, std::sync::atomic::Ordering::Release);
+        Ok(())
     }
 
     /// Where a committed blob is.

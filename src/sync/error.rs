@@ -32,6 +32,9 @@ pub enum SyncError {
     /// Reading the local store failed.
     #[error("local store: {0}")]
     Local(#[source] BackendError),
+    /// The local repository failed (its DB index, while taking in a prune).
+    #[error("local store: {0}")]
+    Store(#[source] Box<crate::repo::RepoError>),
     /// An object of the local store does not hash to its name; it is not uploaded
     /// (damage is never copied to a remote).
     #[error(

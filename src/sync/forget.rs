@@ -11,10 +11,10 @@
 //! a new copy of their remaining packs (written before the old one is deleted, so a
 //! crash leaves a duplicate, never a gap). Packs that hold some used blobs are kept
 //! whole (no repacking). A prune that deleted anything leaves a marker object
-//! `pruned/<time µs>` so that writers syncing to the remote notice the deletions
-//! (see [`super::sync_remote`]): the writer's local store still holds those packs
-//! and deduplicates against them, so they are uploaded again by the next sync. A
-//! prune frees remote space for good only for packs no longer in any local store.
+//! `pruned/<time µs>` naming what it deleted, so that writers syncing to the remote
+//! take the deletions in (see [`super::prunes`]): the writer stops deduplicating
+//! against the deleted packs and does not upload them again, unless a snapshot it
+//! has not uploaded yet may need them.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -22,7 +22,7 @@ use chrono::{Datelike, TimeZone};
 use chrono_tz::Tz;
 
 use crate::backend::verify::{check_object, content_name};
-use crate::backend::{AdminBackend, BackendError};
+use crate::backend::{AdminBackend, BackendError, ReadBackend};
 use crate::crypto::VaultPublicKey;
 use crate::keys::RecoveryBundle;
 use crate::profile::Retention;
@@ -35,8 +35,53 @@ use crate::repo::{RepoError, pack};
 
 use super::error::SyncError;
 
-/// Directory of the markers a prune leaves.
+/// Directory of the markers a prune leaves: `pruned/<time µs>`, a summary line,
+/// then one line `deleted <name>` per pack and index copy it deleted (markers of
+/// older versions have only the summary line).
 pub const PRUNE_MARKER_DIR: &str = "pruned";
+
+/// Line prefix naming a deleted object in a prune marker.
+pub const PRUNE_DELETED: &str = "deleted";
+
+/// The objects a prune marker names as deleted; `None` for a marker of an older
+/// version, which does not list them.
+pub fn parse_prune_marker(text: &str) -> Option<Vec<String>> {
+    let names: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(PRUNE_DELETED)?.strip_prefix(' '))
+        .map(str::to_string)
+        .collect();
+    (!names.is_empty()).then_some(names)
+}
+
+/// Directory of the records a forget leaves: `forgotten/<time µs>`, the names of the
+/// snapshots it deleted, one a line. `check --remote` accepts a snapshot whose
+/// predecessor is missing only when a record names that predecessor, so a snapshot
+/// that vanished any other way is still reported as a broken chain.
+pub const FORGET_RECORD_DIR: &str = "forgotten";
+
+/// Snapshot names listed by the forget records of `backend` (see
+/// [`FORGET_RECORD_DIR`]).
+pub fn forgotten_snapshots(backend: &dyn ReadBackend) -> Result<HashSet<String>, BackendError> {
+    let mut out = HashSet::new();
+    for info in backend.list(FORGET_RECORD_DIR)? {
+        let bytes = backend.read(&info.name)?;
+        out.extend(
+            String::from_utf8_lossy(&bytes)
+                .lines()
+                .filter(|l| l.starts_with("snapshots/"))
+                .map(str::to_string),
+        );
+    }
+    Ok(out)
+}
+
+fn now_us() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0)
+}
 
 /// What forget decided and did.
 #[derive(Debug, Clone, Default)]
@@ -150,11 +195,27 @@ pub fn forget(
         if kept.contains(name) {
             summary.kept.push(name.clone());
         } else {
-            if !dry_run {
-                backend.delete(name).map_err(remote_err)?;
-            }
             summary.removed.push(name.clone());
         }
+    }
+    if dry_run || summary.removed.is_empty() {
+        return Ok(summary);
+    }
+    // The record goes first: a crash mid-way leaves it naming a snapshot that is
+    // still there (harmless), never a gap in the chain that no record explains.
+    let mut record = String::new();
+    for name in &summary.removed {
+        record.push_str(name);
+        record.push('\n');
+    }
+    backend
+        .write_if_absent(
+            &format!("{FORGET_RECORD_DIR}/{}", now_us()),
+            record.as_bytes(),
+        )
+        .map_err(remote_err)?;
+    for name in &summary.removed {
+        backend.delete(name).map_err(remote_err)?;
     }
     Ok(summary)
 }
@@ -277,22 +338,25 @@ pub fn prune(
         summary.packs_removed += 1;
         summary.bytes_freed += size;
     }
-    for name in old_indexes {
+    for name in &old_indexes {
         if !dry_run {
-            backend.delete(&name).map_err(remote_err)?;
+            backend.delete(name).map_err(remote_err)?;
         }
         summary.indexes_replaced += 1;
     }
     if !dry_run && (summary.packs_removed > 0 || summary.indexes_replaced > 0) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros())
-            .unwrap_or(0);
-        let marker = format!("{PRUNE_MARKER_DIR}/{now}");
-        let text = format!(
+        let marker = format!("{PRUNE_MARKER_DIR}/{}", now_us());
+        let mut text = format!(
             "packs removed {}, index copies replaced {}\n",
             summary.packs_removed, summary.indexes_replaced
         );
+        for name in doomed
+            .iter()
+            .map(|(id, _)| pack_name(id))
+            .chain(old_indexes.iter().cloned())
+        {
+            text.push_str(&format!("{PRUNE_DELETED} {name}\n"));
+        }
         backend
             .write_if_absent(&marker, text.as_bytes())
             .map_err(remote_err)?;

@@ -13,12 +13,15 @@
 //! with exponential backoff ([`Backoff`]). Each object is checked against its
 //! SHA-256 name before upload: local damage is never copied to a remote.
 
+pub mod clock;
 pub mod error;
 pub mod forget;
+pub mod prunes;
 pub mod retry;
 pub mod state;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::backend::verify::check_object;
 use crate::backend::{
@@ -28,7 +31,9 @@ use crate::keys::KeyFiles;
 use crate::profile::Remote;
 use crate::repo::{Progress, Repository};
 
+pub use clock::{Clock, SystemClock};
 pub use error::SyncError;
+pub use prunes::PruneIntake;
 pub use retry::Backoff;
 pub use state::{LastRun, last_run};
 
@@ -50,10 +55,22 @@ pub struct SyncSummary {
 }
 
 /// Options of [`sync_remote_with`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SyncOptions {
     /// Retry policy for lost connections.
     pub backoff: Backoff,
+    /// Stamps the recorded run ([`LastRun::finished_unix`]), which the daemon's
+    /// schedule compares with its own clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> SyncOptions {
+        SyncOptions {
+            backoff: Backoff::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
 }
 
 /// Syncs the store of `repo` to `remote` with the default retry policy, and records
@@ -64,6 +81,32 @@ pub fn sync_remote(
     progress: &dyn Progress,
 ) -> Result<SyncSummary, SyncError> {
     sync_remote_with(repo, remote, progress, &SyncOptions::default())
+}
+
+/// Takes in the prunes done on `remote` since the last sync (see [`prunes`]),
+/// before a backup: run first, they keep the new snapshot off the deleted packs so
+/// the next sync uploads only what is new. `pinned` blobs (the live drive's) keep
+/// the deleted packs holding them queued for upload again.
+pub fn take_in_prunes(
+    repo: &Repository,
+    remote: &Remote,
+    pinned: Option<&std::collections::HashSet<crate::repo::BlobId>>,
+) -> Result<PruneIntake, SyncError> {
+    let remote_err = |source: BackendError| SyncError::Remote {
+        remote: remote.name.clone(),
+        source,
+    };
+    let backoff = Backoff::default();
+    let (target, fresh) = connect(remote, &backoff).map_err(remote_err)?;
+    if fresh {
+        // A new or emptied remote gets everything anyway.
+        return Ok(PruneIntake::default());
+    }
+    let state = state::RemoteState::open(repo.db(), &remote.name, &target.describe(), fresh)?;
+    prunes::take_in(repo, &target, &backoff, &state, pinned).map_err(|e| match e {
+        prunes::IntakeError::Backend(source) => remote_err(source),
+        prunes::IntakeError::Local(e) => e,
+    })
 }
 
 /// [`sync_remote`] with explicit options.
@@ -81,10 +124,7 @@ pub fn sync_remote_with(
     let result = run(repo, remote, progress, options, &mut summary);
     summary.elapsed = start.elapsed();
     let run = LastRun {
-        finished_unix: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
+        finished_unix: options.clock.now().timestamp(),
         ok: result.is_ok(),
         objects: summary.uploaded,
         bytes_sent: summary.bytes_sent,
@@ -107,17 +147,11 @@ fn run(
         source,
     };
     let backoff = options.backoff;
-    let target = backoff
-        .run("connect", || open_remote(remote, Credential::Writer))
-        .map_err(remote_err)?;
-    let fresh = backoff
-        .run("stat config", || target.stat("config"))
-        .map_err(remote_err)?
-        .is_none();
+    let (target, fresh) = connect(remote, &backoff).map_err(remote_err)?;
     let state = state::RemoteState::open(repo.db(), &remote.name, &target.describe(), fresh)?;
-    reconcile_after_prune(&target, &backoff, &state).map_err(|e| match e {
-        Reconcile::Backend(source) => remote_err(source),
-        Reconcile::State(e) => e,
+    prunes::take_in(repo, &target, &backoff, &state, None).map_err(|e| match e {
+        prunes::IntakeError::Backend(source) => remote_err(source),
+        prunes::IntakeError::Local(e) => e,
     })?;
 
     let local = repo.backend();
@@ -178,49 +212,14 @@ fn run(
     Ok(())
 }
 
-enum Reconcile {
-    Backend(BackendError),
-    State(SyncError),
-}
-
-/// A prune on the remote (recorded as a `pruned/<time>` marker by
-/// [`forget::prune`]) deleted packs and index copies this store had uploaded; the
-/// writer still deduplicates against them, so each one the remote lost is
-/// forgotten here and uploaded again. Snapshots removed by `forget` stay removed.
-fn reconcile_after_prune(
-    target: &RemoteBackend,
-    backoff: &Backoff,
-    state: &state::RemoteState,
-) -> Result<(), Reconcile> {
-    let markers = backoff
-        .run("list pruned", || target.list(forget::PRUNE_MARKER_DIR))
-        .map_err(Reconcile::Backend)?;
-    let mut new_markers = Vec::new();
-    for m in markers {
-        if !state.has(&m.name).map_err(Reconcile::State)? {
-            new_markers.push(m);
-        }
-    }
-    if new_markers.is_empty() {
-        return Ok(());
-    }
-    for dir in ["data", "index"] {
-        let present: std::collections::HashSet<String> = backoff
-            .run("list", || target.list(dir))
-            .map_err(Reconcile::Backend)?
-            .into_iter()
-            .map(|o| o.name)
-            .collect();
-        for name in state.names_under(dir).map_err(Reconcile::State)? {
-            if !present.contains(&name) {
-                state.unmark(&name).map_err(Reconcile::State)?;
-            }
-        }
-    }
-    for m in new_markers {
-        state.mark(&m.name, m.size).map_err(Reconcile::State)?;
-    }
-    Ok(())
+/// Opens `remote` with the writer's credential; `true` when it has no `config`
+/// (new or emptied: its sync state starts over).
+fn connect(remote: &Remote, backoff: &Backoff) -> Result<(RemoteBackend, bool), BackendError> {
+    let target = backoff.run("connect", || open_remote(remote, Credential::Writer))?;
+    let fresh = backoff
+        .run("stat config", || target.stat("config"))?
+        .is_none();
+    Ok((target, fresh))
 }
 
 /// Uploads one object unless present; `true` when it was written now.
