@@ -69,12 +69,20 @@ pub trait Drive: Send + Sync {
     fn quota(&self) -> Option<u64>;
     /// Number of inodes (statfs).
     fn inode_count(&self) -> u64;
+    /// Whether the whole drive is read-only (mounted so: the kernel refuses
+    /// changes with EROFS before asking).
+    fn read_only(&self) -> bool {
+        false
+    }
 }
 
 /// Forwards each request to the inherent method of the same name.
 macro_rules! forward {
-    ($t:ty, $name:expr) => {
+    ($t:ty, $name:expr, $ro:expr) => {
         impl Drive for $t {
+            fn read_only(&self) -> bool {
+                $ro
+            }
             fn vault_name(&self) -> String {
                 $name(self)
             }
@@ -180,5 +188,13 @@ macro_rules! forward {
     };
 }
 
-forward!(VaultFs, |v: &VaultFs| v.repo().bundle().vault_name.clone());
-forward!(RecoveredFs, |v: &RecoveredFs| v.vault_name().to_string());
+forward!(
+    VaultFs,
+    |v: &VaultFs| v.repo().bundle().vault_name.clone(),
+    false
+);
+forward!(
+    RecoveredFs,
+    |v: &RecoveredFs| v.vault_name().to_string(),
+    true
+);

@@ -184,18 +184,12 @@ impl History {
         self.table().entries.insert(ino, entry);
     }
 
-    /// Forgets every decrypted name and attribute (a recovery mount seals).
+    /// Forgets every decrypted name and attribute (a recovery mount seals). The
+    /// snapshot folders stay, with their inode numbers: they are public.
     pub fn forget(&self) {
         let mut t = self.table();
-        let roots: Vec<(Ino, Entry)> = t
-            .entries
-            .iter()
-            .filter(|(ino, e)| !is_history(**ino) && matches!(e, Entry::Root { .. }))
-            .map(|(i, e)| (*i, e.clone()))
-            .collect();
-        t.entries.clear();
-        t.by_name.clear();
-        t.entries.extend(roots);
+        t.entries.retain(|_, e| matches!(e, Entry::Root { .. }));
+        t.by_name.retain(|(parent, _), _| *parent == HISTORY_INO);
     }
 
     fn tree_of(&self, entry: &Entry, d: &Decryptor) -> VfsResult<Tree> {
@@ -279,9 +273,14 @@ impl History {
         snapshots: &[SnapshotRoot],
         decryptor: impl FnOnce() -> VfsResult<std::sync::Arc<Decryptor>>,
     ) -> VfsResult<Attr> {
-        if parent != HISTORY_INO
-            && let Some(&ino) = self.table().by_name.get(&(parent, name.to_vec()))
-        {
+        // The guard must be gone before `entry` locks the table again (an
+        // `if let` scrutinee's temporaries live through its body).
+        let known = if parent == HISTORY_INO {
+            None
+        } else {
+            self.table().by_name.get(&(parent, name.to_vec())).copied()
+        };
+        if let Some(ino) = known {
             let e = self.entry(ino)?;
             return Ok(self.attr_of(ino, &e));
         }

@@ -72,6 +72,8 @@ struct RemoteSource {
     key: Arc<UnlockedVault>,
     index: RwLock<HashMap<BlobId, BlobLocation>>,
     uncovered: Mutex<Vec<ObjectId>>,
+    /// Uncovered packs refused when their tables were read: (name, problem).
+    refused: Mutex<Vec<String>>,
 }
 
 impl BlobSource for RemoteSource {
@@ -79,9 +81,10 @@ impl BlobSource for RemoteSource {
         if let Some(loc) = self.read_index().get(id) {
             return Ok(Some(*loc));
         }
-        let pending =
-            std::mem::take(&mut *self.uncovered.lock().unwrap_or_else(|p| p.into_inner()));
-        for pack in pending {
+        // Packs no index copy covers: read their tables one at a time until the
+        // blob turns up (held locked, so concurrent misses do not fetch twice).
+        let mut uncovered = self.uncovered.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some(pack) = uncovered.pop() {
             let name = pack_name(&pack);
             let opened = self.read_pack(&name).and_then(|bytes| {
                 check_object(&name, &bytes)
@@ -89,26 +92,42 @@ impl BlobSource for RemoteSource {
                 crate::repo::pack::open(&bytes, &self.key.private_key)
                     .map_err(|e| VfsError::Damaged(format!("{name}: {e}")))
             });
-            match opened {
-                Ok(o) => {
-                    let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
-                    for (i, e) in o.entries.iter().enumerate() {
-                        index.insert(
-                            e.id,
-                            BlobLocation {
-                                pack,
-                                entry: *e,
-                                index: i as u32,
-                            },
-                        );
-                    }
-                }
+            let o = match opened {
+                Ok(o) => o,
                 Err(e) => {
-                    tracing::warn!(pack = %name, error = %e, "cannot read the table of a pack no index copy covers")
+                    tracing::warn!(pack = %name, error = %e, "cannot read the table of a pack no index copy covers");
+                    self.refused
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(e.to_string());
+                    continue;
                 }
+            };
+            let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+            for (i, e) in o.entries.iter().enumerate() {
+                index.insert(
+                    e.id,
+                    BlobLocation {
+                        pack,
+                        entry: *e,
+                        index: i as u32,
+                    },
+                );
+            }
+            if let Some(loc) = index.get(id) {
+                return Ok(Some(*loc));
             }
         }
-        Ok(self.read_index().get(id).copied())
+        // Name the refused packs: the blob may well have been in one of them.
+        let refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        if refused.is_empty() {
+            return Ok(None);
+        }
+        Err(VfsError::Damaged(format!(
+            "blob {} is in no intact pack; refused: {}",
+            id.short(),
+            refused.join("; ")
+        )))
     }
 
     fn read_pack(&self, name: &str) -> VfsResult<Vec<u8>> {
@@ -145,6 +164,8 @@ pub struct RecoveredFs {
     next_fh: AtomicU64,
     status_note: Mutex<String>,
     problems: Mutex<Vec<String>>,
+    /// Whether decrypted names are held (set at unlock, cleared when sealed).
+    names_held: std::sync::atomic::AtomicBool,
 }
 
 impl RecoveredFs {
@@ -164,6 +185,7 @@ impl RecoveredFs {
             next_fh: AtomicU64::new(1),
             status_note: Mutex::new(String::new()),
             problems,
+            names_held: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -224,16 +246,18 @@ impl RecoveredFs {
             key: key.clone(),
             index: RwLock::new(index),
             uncovered: Mutex::new(uncovered),
+            refused: Mutex::new(Vec::new()),
         };
         self.view
             .unlock(Decryptor::with_source(Arc::new(source), key), until);
+        self.names_held.store(true, Ordering::Release);
         tracing::info!(until = %until, "recovered vault unlocked: decrypted read-only view");
     }
 
     /// Seals: drops the key, the decrypted names and cached plaintext.
     pub fn seal(&self) -> bool {
         let was = self.view.seal();
-        self.history.forget();
+        self.forget_names();
         if was {
             tracing::info!("recovered vault sealed");
         }
@@ -243,11 +267,17 @@ impl RecoveredFs {
     /// End of the current unlock (`None` while sealed); seals an expired one.
     pub fn unlocked_until(&self) -> Option<DateTime<Utc>> {
         if self.view.decryptor().is_none() {
-            // Expired (or never unlocked): forget decrypted names too.
-            self.history.forget();
+            // Expired: forget the decrypted names too.
+            self.forget_names();
             return None;
         }
         self.view.until()
+    }
+
+    fn forget_names(&self) {
+        if self.names_held.swap(false, Ordering::AcqRel) {
+            self.history.forget();
+        }
     }
 
     fn problem(&self, line: String) {

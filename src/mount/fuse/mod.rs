@@ -34,6 +34,9 @@ pub fn mount(
         MountOption::NoDev,
         MountOption::NoSuid,
     ];
+    if vault.read_only() {
+        cfg.mount_options.push(MountOption::RO);
+    }
     // Readers other than the daemon's owner need allow_other.
     cfg.acl = if allow_other {
         SessionACL::All
