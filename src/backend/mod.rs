@@ -11,11 +11,13 @@
 
 use std::io;
 
+pub mod cache;
 pub mod local;
 pub mod remote;
 pub mod sftp;
 pub mod verify;
 
+pub use cache::CachingBackend;
 pub use local::LocalBackend;
 pub use remote::{RemoteBackend, open_remote};
 pub use sftp::{Credential, SftpBackend};

@@ -117,10 +117,7 @@ fn mount_demo(profile: &Profile, passwords: &str) -> Result<()> {
     } else {
         println!("5. mounting the vault drive (sealed):");
         print!("   ");
-        super::mount::run(super::mount::MountArgs {
-            profile: profile_path.clone(),
-            foreground: false,
-        })?;
+        super::mount::run(super::mount::MountArgs::background(profile_path.clone()))?;
     }
     let welcome = mountpoint.join("welcome.txt");
     if !welcome.exists() {

@@ -1,7 +1,10 @@
-//! `bcpvault mount <profile> [--foreground]` and `bcpvault umount <profile>`.
+//! `bcpvault mount <profile> [--foreground]`, `bcpvault mount --recover
+//! [--remote NAME] [--cache-size SIZE] <profile>` and `bcpvault umount <profile>`.
 //!
 //! Without `--foreground`, `mount` starts the daemon as a background process of its
-//! own (logging to `<store>/daemon.log`) and returns once the drive answers.
+//! own (logging to `<store>/daemon.log`) and returns once the drive answers. With
+//! `--recover` the remote is reached and its recovery bundle checked here first,
+//! so a wrong name or an unreachable server is one line at the terminal.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -10,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
+use bcpvault::daemon::recover::{self, RecoverOptions, pick_remote};
 use bcpvault::daemon::{self, client, paths, protocol::Request};
 
 use super::common::{load_profile, write_options};
@@ -22,6 +26,34 @@ pub struct MountArgs {
     /// Stay in the foreground and log to stderr (systemd, debugging).
     #[arg(long)]
     pub foreground: bool,
+    /// Recovery on a fresh machine: serve the vault read-only from a remote
+    /// (the store holds only a cache of encrypted packs).
+    #[arg(long)]
+    pub recover: bool,
+    /// The remote to recover from (default: the profile's first).
+    #[arg(long, value_name = "NAME", requires = "recover")]
+    pub remote: Option<String>,
+    /// Bound of the local pack cache, e.g. "20 GiB".
+    #[arg(
+        long,
+        value_name = "SIZE",
+        requires = "recover",
+        default_value = "2 GiB"
+    )]
+    pub cache_size: String,
+}
+
+impl MountArgs {
+    /// A plain `bcpvault mount <profile>` (daemon in the background).
+    pub fn background(profile: PathBuf) -> MountArgs {
+        MountArgs {
+            profile,
+            foreground: false,
+            recover: false,
+            remote: None,
+            cache_size: "2 GiB".into(),
+        }
+    }
 }
 
 /// Arguments of `umount`.
@@ -34,18 +66,59 @@ pub struct UmountArgs {
 /// Mounts the vault.
 pub fn run(args: MountArgs) -> Result<()> {
     let profile = load_profile(&args.profile)?;
-    if !bcpvault::keys::KeyFiles::new(&profile.store).exists() {
-        bail!(
-            "{}: no vault in store {} yet: run `bcpvault init {}` (the key ceremony) first",
-            args.profile.display(),
-            profile.store.display(),
-            args.profile.display()
-        );
-    }
+    let has_vault = bcpvault::keys::KeyFiles::new(&profile.store).exists();
+    let recover = if args.recover {
+        let cache_bytes = bcpvault::profile::parse_size(&args.cache_size)
+            .map_err(|e| anyhow::anyhow!("--cache-size {:?}: {e}", args.cache_size))?;
+        if has_vault {
+            bail!(
+                "{}: store {} holds a vault: mount it without --recover (--recover is for a machine without the store)",
+                args.profile.display(),
+                profile.store.display()
+            );
+        }
+        Some(RecoverOptions {
+            remote: args.remote.clone(),
+            cache_bytes,
+        })
+    } else {
+        if !has_vault {
+            bail!(
+                "{}: no vault in store {} yet: run `bcpvault init {}` (the key ceremony) first, or `bcpvault mount --recover` to serve it from a remote",
+                args.profile.display(),
+                profile.store.display(),
+                args.profile.display()
+            );
+        }
+        None
+    };
     if args.foreground {
         super::logging::init_stderr();
-        daemon::serve(&profile, write_options(&profile))?;
+        match &recover {
+            Some(opts) => recover::serve_recovered(&profile, opts)?,
+            None => daemon::serve(&profile, write_options(&profile))?,
+        }
         return Ok(());
+    }
+    let mut extra: Vec<String> = Vec::new();
+    if let Some(opts) = &recover {
+        let (remote, bundle) = recover::preflight(&profile, opts)?;
+        println!(
+            "vault {} key {} on {remote} (compare with the ceremony record)",
+            bundle.vault_name,
+            bcpvault::keys::format_fingerprint(&bundle.fingerprint())
+        );
+        // The daemon reaches the same remote: name it, so both agree.
+        let name = pick_remote(&profile, opts.remote.as_deref())?.name.clone();
+        extra = vec![
+            "--recover".into(),
+            "--remote".into(),
+            name,
+            "--cache-size".into(),
+            opts.cache_bytes.to_string(),
+        ];
+        std::fs::create_dir_all(&profile.store)
+            .with_context(|| format!("{}: cannot create the store", profile.store.display()))?;
     }
     let mountpoint =
         profile
@@ -76,6 +149,7 @@ pub fn run(args: MountArgs) -> Result<()> {
             .arg("mount")
             .arg(&profile_path)
             .arg("--foreground")
+            .args(&extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -103,8 +177,13 @@ pub fn run(args: MountArgs) -> Result<()> {
         if daemon::is_mounted(&mountpoint)
             && client::call(&profile.store, &profile.name, &Request::Status).is_ok()
         {
+            let what = if recover.is_some() {
+                "read-only recovery drive, sealed until executives unlock it"
+            } else {
+                "sealed"
+            };
             println!(
-                "vault {} mounted at {} (sealed; pid {}, log {})",
+                "vault {} mounted at {} ({what}; pid {}, log {})",
                 profile.name,
                 mountpoint.display(),
                 child.id(),

@@ -60,6 +60,11 @@ pub fn bind(path: &Path, group: Option<u32>) -> Result<UnixListener, DaemonError
 
 /// Serves one connection.
 pub fn handle(shared: &Shared, stream: UnixStream) {
+    handle_with(stream, |req| answer(shared, req));
+}
+
+/// Serves one connection: reads the request line, answers it with `answer`.
+pub fn handle_with(stream: UnixStream, answer: impl FnOnce(Request) -> Response) {
     let mut line = Zeroizing::new(String::new());
     if BufReader::new(&stream).read_line(&mut line).is_err() {
         return;
@@ -67,7 +72,7 @@ pub fn handle(shared: &Shared, stream: UnixStream) {
     let response = match serde_json::from_str::<Request>(&line) {
         Ok(req) => {
             tracing::debug!(request = ?req, "control request");
-            answer(shared, req)
+            answer(req)
         }
         Err(e) => Response::Error {
             message: format!("malformed control request: {e}"),
@@ -78,7 +83,8 @@ pub fn handle(shared: &Shared, stream: UnixStream) {
     let _ = (&stream).write_all(out.as_bytes());
 }
 
-fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+/// A time as the control protocol shows it (local RFC 3339).
+pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     t.with_timezone(&chrono::Local).to_rfc3339()
 }
 
@@ -125,21 +131,7 @@ fn answer(shared: &Shared, req: Request) -> Response {
             executive,
             password,
         } => approve(shared, &executive, Password::new(password)),
-        Request::Seal => {
-            shared
-                .approvals
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clear();
-            let was = shared.vault.seal();
-            Response::Done {
-                message: if was {
-                    "sealed: the key is gone from memory".into()
-                } else {
-                    "already sealed".into()
-                },
-            }
-        }
+        Request::Seal => seal_answer(&shared.approvals, || shared.vault.seal()),
         Request::Snapshot => match crate::vfs::snapshot::snapshot_live(&shared.vault, &shared.host)
         {
             Ok(id) => Response::Snapshot { id: id.to_hex() },
@@ -180,7 +172,38 @@ fn answer(shared: &Shared, req: Request) -> Response {
 }
 
 fn approve(shared: &Shared, executive: &str, password: Password) -> Response {
-    let mut approvals = shared.approvals.lock().unwrap_or_else(|p| p.into_inner());
+    approve_into(
+        &shared.approvals,
+        shared.unlock_ttl,
+        executive,
+        password,
+        |key, until| shared.vault.unlock(key, until),
+    )
+}
+
+/// Drops pending approvals and seals with `seal` (which says whether it was
+/// unlocked).
+pub fn seal_answer(approvals: &Mutex<Approvals>, seal: impl FnOnce() -> bool) -> Response {
+    approvals.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    Response::Done {
+        message: if seal() {
+            "sealed: the key is gone from memory".into()
+        } else {
+            "already sealed".into()
+        },
+    }
+}
+
+/// Adds one executive's approval; at the threshold, hands the key to `unlock`
+/// with the end of the unlock (`unlock_ttl` from now).
+pub fn approve_into(
+    approvals: &Mutex<Approvals>,
+    unlock_ttl: std::time::Duration,
+    executive: &str,
+    password: Password,
+    unlock: impl FnOnce(Arc<crate::keys::UnlockedVault>, chrono::DateTime<chrono::Utc>),
+) -> Response {
+    let mut approvals = approvals.lock().unwrap_or_else(|p| p.into_inner());
     match approvals.approve(executive, password) {
         Ok(Outcome::Partial(p)) => Response::Approved {
             have: p.have,
@@ -189,10 +212,9 @@ fn approve(shared: &Shared, executive: &str, password: Password) -> Response {
         },
         Ok(Outcome::Unlocked(key)) => {
             let until = chrono::Utc::now()
-                + chrono::Duration::from_std(shared.unlock_ttl)
-                    .unwrap_or(chrono::Duration::hours(24));
-            let need = key_threshold(shared);
-            shared.vault.unlock(Arc::from(key), until);
+                + chrono::Duration::from_std(unlock_ttl).unwrap_or(chrono::Duration::hours(24));
+            let need = approvals.progress().0.need;
+            unlock(Arc::from(key), until);
             Response::Approved {
                 have: need,
                 need,
@@ -210,8 +232,4 @@ fn approve(shared: &Shared, executive: &str, password: Password) -> Response {
             Response::Error { message }
         }
     }
-}
-
-fn key_threshold(shared: &Shared) -> usize {
-    shared.vault.repo().bundle().threshold as usize
 }

@@ -11,6 +11,7 @@ pub mod control;
 pub mod error;
 pub mod paths;
 pub mod protocol;
+pub mod recover;
 pub mod schedule;
 
 use std::path::Path;
@@ -66,9 +67,17 @@ fn group_id(name: &str) -> Option<u32> {
     })
 }
 
-/// Mounts the vault of `profile` and serves it until told to stop. Returns after
-/// a clean unmount.
-pub fn serve(profile: &Profile, write: WriteOptions) -> Result<(), DaemonError> {
+/// What every mount needs before it serves: the mount point (free, created),
+/// its owner, the readers' uids and the control socket's group.
+pub(crate) struct MountPrelude {
+    pub(crate) mountpoint: std::path::PathBuf,
+    pub(crate) owner: (u32, u32),
+    pub(crate) readers: std::collections::HashSet<u32>,
+    pub(crate) control_group: Option<u32>,
+}
+
+/// Checks and prepares the mount point and resolves the profile's accounts.
+pub(crate) fn prepare_mount(profile: &Profile) -> Result<MountPrelude, DaemonError> {
     let mountpoint = profile
         .mountpoint
         .clone()
@@ -84,7 +93,6 @@ pub fn serve(profile: &Profile, write: WriteOptions) -> Result<(), DaemonError> 
     }
     std::fs::create_dir_all(&mountpoint)
         .map_err(|e| DaemonError::io(&mountpoint, "create the mount point", e))?;
-    let repo = Arc::new(Repository::open(&profile.store)?);
     let (readers, unknown) = crate::mount::users::resolve(&profile.readers);
     for name in unknown {
         tracing::warn!(reader = %name, "profile reader is not a local account; ignored");
@@ -95,15 +103,6 @@ pub fn serve(profile: &Profile, write: WriteOptions) -> Result<(), DaemonError> 
         use std::os::unix::fs::MetadataExt;
         (meta.uid(), meta.gid())
     };
-    let vault = Arc::new(VaultFs::new(
-        repo.clone(),
-        VaultOptions {
-            write,
-            staging_memory: profile.mount.staging_memory,
-            readers,
-            root_owner: owner,
-        },
-    )?);
     let control_group = match &profile.mount.control_group {
         Some(g) => Some(group_id(g).ok_or_else(|| {
             DaemonError::Refused(format!(
@@ -113,12 +112,25 @@ pub fn serve(profile: &Profile, write: WriteOptions) -> Result<(), DaemonError> 
         })?),
         None => None,
     };
-    let socket = paths::socket(&profile.store);
-    let listener = control::bind(&socket, control_group)?;
-    let session = crate::mount::fuse::mount(vault.clone(), &mountpoint, profile.mount.allow_other)
-        .map_err(|e| {
+    Ok(MountPrelude {
+        mountpoint,
+        owner,
+        readers,
+        control_group,
+    })
+}
+
+/// Mounts `drive` and records the daemon's pid in the store; returns the FUSE
+/// session and the pid file.
+pub(crate) fn mount_drive(
+    drive: Arc<dyn crate::vfs::Drive>,
+    mountpoint: &Path,
+    profile: &Profile,
+) -> Result<(fuser::BackgroundSession, std::path::PathBuf), DaemonError> {
+    let session =
+        crate::mount::fuse::mount(drive, mountpoint, profile.mount.allow_other).map_err(|e| {
             DaemonError::io(
-                &mountpoint,
+                mountpoint,
                 "mount (is fuse3 installed, /dev/fuse present?)",
                 e,
             )
@@ -126,6 +138,65 @@ pub fn serve(profile: &Profile, write: WriteOptions) -> Result<(), DaemonError> 
     let pid_file = paths::pid_file(&profile.store);
     std::fs::write(&pid_file, format!("{}\n", std::process::id()))
         .map_err(|e| DaemonError::io(&pid_file, "write", e))?;
+    Ok((session, pid_file))
+}
+
+/// Answers control connections (each through `on_conn`) and calls `tick` every
+/// 300 ms, until `stopped` says so.
+pub(crate) fn accept_loop(
+    listener: &std::os::unix::net::UnixListener,
+    socket: &Path,
+    stopped: &dyn Fn() -> bool,
+    mut on_conn: impl FnMut(std::os::unix::net::UnixStream),
+    mut tick: impl FnMut(),
+) -> Result<(), DaemonError> {
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| DaemonError::io(socket, "configure", e))?;
+    let mut last_tick = std::time::Instant::now();
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let _ = stream.set_nonblocking(false);
+                on_conn(stream);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => tracing::warn!(error = %e, "control socket accept failed"),
+        }
+        if last_tick.elapsed() >= Duration::from_millis(300) {
+            tick();
+            last_tick = std::time::Instant::now();
+        }
+        if stopped() {
+            return Ok(());
+        }
+    }
+}
+
+/// Mounts the vault of `profile` and serves it until told to stop. Returns after
+/// a clean unmount.
+pub fn serve(profile: &Profile, write: WriteOptions) -> Result<(), DaemonError> {
+    let MountPrelude {
+        mountpoint,
+        owner,
+        readers,
+        control_group,
+    } = prepare_mount(profile)?;
+    let repo = Arc::new(Repository::open(&profile.store)?);
+    let vault = Arc::new(VaultFs::new(
+        repo.clone(),
+        VaultOptions {
+            write,
+            staging_memory: profile.mount.staging_memory,
+            readers,
+            root_owner: owner,
+        },
+    )?);
+    let socket = paths::socket(&profile.store);
+    let listener = control::bind(&socket, control_group)?;
+    let (session, pid_file) = mount_drive(vault.clone(), &mountpoint, profile)?;
     tracing::info!(vault = %profile.name, mountpoint = %mountpoint.display(), "mounted (sealed)");
 
     let shared = Arc::new(control::Shared {
@@ -155,23 +226,16 @@ pub fn serve(profile: &Profile, write: WriteOptions) -> Result<(), DaemonError> 
             }
         })
     };
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| DaemonError::io(&socket, "configure", e))?;
-    let mut last_commit = std::time::Instant::now();
-    loop {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let _ = stream.set_nonblocking(false);
-                let shared = shared.clone();
-                std::thread::spawn(move || control::handle(&shared, stream));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => tracing::warn!(error = %e, "control socket accept failed"),
-        }
-        if last_commit.elapsed() >= Duration::from_millis(300) {
+    let stopped = || shared.stop.load(Ordering::Acquire) || session.guard.is_finished();
+    accept_loop(
+        &listener,
+        &socket,
+        &stopped,
+        |stream| {
+            let shared = shared.clone();
+            std::thread::spawn(move || control::handle(&shared, stream));
+        },
+        || {
             if let Err(e) = vault.commit() {
                 tracing::error!(error = %e, "group commit failed; will retry");
             }
@@ -183,12 +247,8 @@ pub fn serve(profile: &Profile, write: WriteOptions) -> Result<(), DaemonError> 
                 .unwrap_or_else(|p| p.into_inner())
                 .progress();
             vault.set_status_note(format!("approvals: {} of {}\n", p.have, p.need));
-            last_commit = std::time::Instant::now();
-        }
-        if shared.stop.load(Ordering::Acquire) || session.guard.is_finished() {
-            break;
-        }
-    }
+        },
+    )?;
     shared.stop.store(true, Ordering::Release);
     let _ = scheduler.join();
     tracing::info!("stopping: sealing open files and unmounting");

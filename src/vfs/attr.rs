@@ -37,6 +37,22 @@ pub struct Attr {
 }
 
 impl Attr {
+    /// The read-only virtual status file (`/.bcpvault-status`) of `size` bytes.
+    pub fn status_file(size: u64) -> Attr {
+        let now = super::namespace::now_ns();
+        Attr {
+            ino: super::vault::STATUS_INO,
+            kind: FileKind::File,
+            size,
+            mode: 0o444,
+            uid: 0,
+            gid: 0,
+            mtime_ns: now,
+            ctime_ns: now,
+            nlink: 1,
+        }
+    }
+
     /// The attributes of a stored inode.
     pub fn of(inode: &Inode) -> Attr {
         let kind = match inode.kind {

@@ -1,8 +1,9 @@
 //! Reading sealed content back while the vault is unlocked: random access that
 //! reads and decrypts only the chunks a request touches.
 //!
-//! A chunk is found through the writer's index (pack, position, lengths). Its pack
-//! is read whole once and checked against its SHA-256 name before anything in it
+//! A chunk is found through a [`BlobSource`]: the writer's index and local store
+//! on the file server, or the index copies and a remote (through its cache) on a
+//! recovery machine. Its pack is read whole once and checked against its SHA-256 name before anything in it
 //! is decrypted; the session key is unwrapped once per pack (an RSA private-key
 //! operation) and kept. Bounded caches: a few verified packs, a few decrypted
 //! chunks. Everything is dropped on seal.
@@ -15,6 +16,7 @@ use crate::backend::verify::check_object;
 use crate::crypto::SecretBytes;
 use crate::keys::UnlockedVault;
 use crate::repo::id::{BlobHasher, ObjectId, pack_name};
+use crate::repo::index::BlobLocation;
 use crate::repo::pack::{self, OpenedPack};
 use crate::repo::{BlobId, Repository};
 
@@ -32,9 +34,29 @@ struct Caches {
     chunks: VecDeque<(BlobId, Arc<SecretBytes>)>,
 }
 
+/// Where a [`Decryptor`] finds blobs: which pack holds one, and the pack's bytes.
+pub trait BlobSource: Send + Sync {
+    /// Where blob `id` is stored, if anywhere.
+    fn locate(&self, id: &BlobId) -> VfsResult<Option<BlobLocation>>;
+    /// The whole bytes of a pack (`data/<2 hex>/<id>`); the decryptor checks them.
+    fn read_pack(&self, name: &str) -> VfsResult<Vec<u8>>;
+}
+
+impl BlobSource for Repository {
+    fn locate(&self, id: &BlobId) -> VfsResult<Option<BlobLocation>> {
+        Repository::locate(self, id).map_err(VfsError::from_repo)
+    }
+
+    fn read_pack(&self, name: &str) -> VfsResult<Vec<u8>> {
+        self.backend()
+            .read(name)
+            .map_err(|e| VfsError::from_repo(e.into()))
+    }
+}
+
 /// Decrypts content with an unlocked key.
 pub struct Decryptor {
-    repo: Arc<Repository>,
+    source: Arc<dyn BlobSource>,
     key: Arc<UnlockedVault>,
     hasher: BlobHasher,
     caches: Mutex<Caches>,
@@ -43,9 +65,14 @@ pub struct Decryptor {
 impl Decryptor {
     /// A decryptor for `repo` with the unlocked `key`.
     pub fn new(repo: Arc<Repository>, key: Arc<UnlockedVault>) -> Decryptor {
+        Decryptor::with_source(repo, key)
+    }
+
+    /// A decryptor reading blobs from `source` with the unlocked `key`.
+    pub fn with_source(source: Arc<dyn BlobSource>, key: Arc<UnlockedVault>) -> Decryptor {
         Decryptor {
             hasher: BlobHasher::new(&key.writer.dedup_key),
-            repo,
+            source,
             key,
             caches: Mutex::new(Caches::default()),
         }
@@ -60,11 +87,7 @@ impl Decryptor {
             return Ok(b.clone());
         }
         let name = pack_name(id);
-        let bytes = self
-            .repo
-            .backend()
-            .read(&name)
-            .map_err(|e| VfsError::from_repo(e.into()))?;
+        let bytes = self.source.read_pack(&name)?;
         check_object(&name, &bytes)
             .map_err(|e| VfsError::Damaged(format!("{name}: {e}: tampered or damaged, refused")))?;
         let bytes = Arc::new(bytes);
@@ -91,15 +114,18 @@ impl Decryptor {
         Ok(opened)
     }
 
+    /// Where blob `id` is stored, if anywhere.
+    pub fn locate(&self, id: &BlobId) -> VfsResult<Option<BlobLocation>> {
+        self.source.locate(id)
+    }
+
     /// The plaintext of chunk `id`, checked against its id.
     pub fn chunk(&self, id: &BlobId) -> VfsResult<Arc<SecretBytes>> {
         if let Some((_, c)) = self.caches().chunks.iter().find(|(b, _)| b == id) {
             return Ok(c.clone());
         }
         let loc = self
-            .repo
-            .locate(id)
-            .map_err(VfsError::from_repo)?
+            .locate(id)?
             .ok_or_else(|| VfsError::Damaged(format!("chunk {} is in no pack", id.short())))?;
         let bytes = self.pack_bytes(&loc.pack)?;
         let opened = self.opened(&loc.pack, &bytes)?;

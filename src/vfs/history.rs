@@ -5,6 +5,10 @@
 //! need the unlocked view. Entries get inode numbers from a range no real inode
 //! reaches (at and above [`HISTORY_BASE`]), handed out as they are first seen and
 //! kept for the life of the mount.
+//!
+//! The same table serves a recovery mount's whole tree: there the snapshots come
+//! from a remote (see [`SnapshotRoot`]) and the newest one is also the root
+//! directory ([`History::set_root`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,7 +17,7 @@ use crate::backend::ReadBackend;
 use crate::repo::id::snapshot_name;
 use crate::repo::snapshot::Snapshot;
 use crate::repo::tree::{Node, NodeKind, Tree};
-use crate::repo::{BlobId, Repository};
+use crate::repo::{BlobId, ObjectId, Repository};
 
 use super::attr::{Attr, FileKind};
 use super::decrypt::Decryptor;
@@ -30,6 +34,17 @@ pub const HISTORY_BASE: Ino = 1 << 62;
 /// Whether `ino` belongs to the read-only history.
 pub fn is_history(ino: Ino) -> bool {
     ino == HISTORY_INO || (HISTORY_BASE..u64::MAX - 16).contains(&ino)
+}
+
+/// A snapshot as `/.snapshots` lists it: its id, time and root tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotRoot {
+    /// Snapshot object id.
+    pub id: ObjectId,
+    /// Time, microseconds since the epoch.
+    pub time_us: i64,
+    /// Root tree blob.
+    pub tree: BlobId,
 }
 
 #[derive(Clone)]
@@ -124,9 +139,8 @@ impl History {
         }
     }
 
-    /// The snapshots, one folder each (no key needed).
-    fn roots(&self, repo: &Repository) -> VfsResult<Vec<(Vec<u8>, Ino, Entry)>> {
-        let mut taken = HashMap::new();
+    /// The store's snapshots (no key needed).
+    fn local_roots(repo: &Repository) -> VfsResult<Vec<SnapshotRoot>> {
         let mut out = Vec::new();
         for s in repo.local_snapshots().map_err(VfsError::from_repo)? {
             let bytes = repo
@@ -135,16 +149,47 @@ impl History {
                 .map_err(|e| VfsError::from_repo(e.into()))?;
             let snap = Snapshot::parse(&bytes)
                 .map_err(|e| VfsError::Damaged(format!("snapshot {}: {e}", s.id.short())))?;
+            out.push(SnapshotRoot {
+                id: s.id,
+                time_us: snap.header.time_us,
+                tree: snap.header.root,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The snapshots, one folder each.
+    fn roots(&self, snapshots: &[SnapshotRoot]) -> Vec<(Vec<u8>, Ino, Entry)> {
+        let mut taken = HashMap::new();
+        let mut out = Vec::new();
+        for s in snapshots {
             let name = dir_name(s.time_us, &s.id.to_hex(), &taken);
             taken.insert(name.clone(), ());
             let entry = Entry::Root {
-                tree: snap.header.root,
-                time_us: snap.header.time_us,
+                tree: s.tree,
+                time_us: s.time_us,
             };
             let ino = self.intern(HISTORY_INO, &name, entry.clone());
             out.push((name, ino, entry));
         }
-        Ok(out)
+        out
+    }
+
+    /// Makes `ino` (a recovery mount's root directory) show the tree of `root`.
+    pub fn set_root(&self, ino: Ino, root: &SnapshotRoot) {
+        let entry = Entry::Root {
+            tree: root.tree,
+            time_us: root.time_us,
+        };
+        self.table().entries.insert(ino, entry);
+    }
+
+    /// Forgets every decrypted name and attribute (a recovery mount seals). The
+    /// snapshot folders stay, with their inode numbers: they are public.
+    pub fn forget(&self) {
+        let mut t = self.table();
+        t.entries.retain(|_, e| matches!(e, Entry::Root { .. }));
+        t.by_name.retain(|(parent, _), _| *parent == HISTORY_INO);
     }
 
     fn tree_of(&self, entry: &Entry, d: &Decryptor) -> VfsResult<Tree> {
@@ -169,8 +214,21 @@ impl History {
         decryptor: impl FnOnce() -> VfsResult<std::sync::Arc<Decryptor>>,
     ) -> VfsResult<Vec<(Vec<u8>, Attr)>> {
         if ino == HISTORY_INO {
+            return self.readdir_in(ino, &Self::local_roots(repo)?, decryptor);
+        }
+        self.readdir_in(ino, &[], decryptor)
+    }
+
+    /// Entries of a folder, `/.snapshots` listing `snapshots`.
+    pub fn readdir_in(
+        &self,
+        ino: Ino,
+        snapshots: &[SnapshotRoot],
+        decryptor: impl FnOnce() -> VfsResult<std::sync::Arc<Decryptor>>,
+    ) -> VfsResult<Vec<(Vec<u8>, Attr)>> {
+        if ino == HISTORY_INO {
             return Ok(self
-                .roots(repo)?
+                .roots(snapshots)
                 .into_iter()
                 .map(|(name, ino, e)| {
                     let a = self.attr_of(ino, &e);
@@ -201,13 +259,32 @@ impl History {
         repo: &Repository,
         decryptor: impl FnOnce() -> VfsResult<std::sync::Arc<Decryptor>>,
     ) -> VfsResult<Attr> {
-        if parent != HISTORY_INO
-            && let Some(&ino) = self.table().by_name.get(&(parent, name.to_vec()))
-        {
+        if parent == HISTORY_INO {
+            return self.lookup_in(parent, name, &Self::local_roots(repo)?, decryptor);
+        }
+        self.lookup_in(parent, name, &[], decryptor)
+    }
+
+    /// Looks `name` up in a folder, `/.snapshots` listing `snapshots`.
+    pub fn lookup_in(
+        &self,
+        parent: Ino,
+        name: &[u8],
+        snapshots: &[SnapshotRoot],
+        decryptor: impl FnOnce() -> VfsResult<std::sync::Arc<Decryptor>>,
+    ) -> VfsResult<Attr> {
+        // The guard must be gone before `entry` locks the table again (an
+        // `if let` scrutinee's temporaries live through its body).
+        let known = if parent == HISTORY_INO {
+            None
+        } else {
+            self.table().by_name.get(&(parent, name.to_vec())).copied()
+        };
+        if let Some(ino) = known {
             let e = self.entry(ino)?;
             return Ok(self.attr_of(ino, &e));
         }
-        self.readdir(parent, repo, decryptor)?
+        self.readdir_in(parent, snapshots, decryptor)?
             .into_iter()
             .find(|(n, _)| n == name)
             .map(|(_, a)| a)
@@ -225,6 +302,15 @@ impl History {
 
     /// A file's chunks with their lengths (from the writer's index).
     pub fn file_chunks(&self, ino: Ino, repo: &Repository) -> VfsResult<Vec<(BlobId, u32)>> {
+        self.file_chunks_with(ino, |id| repo.locate(id).map_err(VfsError::from_repo))
+    }
+
+    /// A file's chunks with their lengths, located by `locate`.
+    pub fn file_chunks_with(
+        &self,
+        ino: Ino,
+        locate: impl Fn(&BlobId) -> VfsResult<Option<crate::repo::index::BlobLocation>>,
+    ) -> VfsResult<Vec<(BlobId, u32)>> {
         let Entry::Node(Node {
             kind: NodeKind::File { chunks, .. },
             ..
@@ -235,12 +321,9 @@ impl History {
         chunks
             .into_iter()
             .map(|id| {
-                let loc = repo
-                    .locate(&id)
-                    .map_err(VfsError::from_repo)?
-                    .ok_or_else(|| {
-                        VfsError::Damaged(format!("chunk {} is in no pack", id.short()))
-                    })?;
+                let loc = locate(&id)?.ok_or_else(|| {
+                    VfsError::Damaged(format!("chunk {} is in no pack", id.short()))
+                })?;
                 Ok((id, loc.entry.raw_len))
             })
             .collect()

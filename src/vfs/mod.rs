@@ -11,11 +11,13 @@
 
 pub mod attr;
 pub mod decrypt;
+pub mod drive;
 pub mod error;
 pub mod handles;
 pub mod history;
 pub mod inode;
 pub mod namespace;
+pub mod recovered;
 pub mod sealer;
 pub mod snapshot;
 pub mod staging;
@@ -24,7 +26,9 @@ pub mod vault;
 pub mod view;
 
 pub use attr::{Attr, FileKind};
+pub use drive::Drive;
 pub use error::{VfsError, VfsResult};
 pub use inode::{Ino, ROOT};
 pub use namespace::AttrChange;
+pub use recovered::{RecoveredFs, RecoveredOptions, RecoveredRepo};
 pub use vault::{OpenMode, STATUS_INO, STATUS_NAME, VaultFs, VaultOptions};

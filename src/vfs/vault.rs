@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use crate::keys::UnlockedVault;
 use crate::repo::{Repository, WriteOptions};
 
-use super::attr::{Attr, FileKind};
+use super::attr::Attr;
 use super::decrypt::Decryptor;
 use super::error::{VfsError, VfsResult};
 use super::handles::{Access, FileState, Handle, HandleTable, OpenFile};
@@ -164,17 +164,7 @@ impl VaultFs {
     // ------------------------------------------------------------ namespace
 
     fn status_attr(&self) -> Attr {
-        Attr {
-            ino: STATUS_INO,
-            kind: FileKind::File,
-            size: self.status_text().len() as u64,
-            mode: 0o444,
-            uid: 0,
-            gid: 0,
-            mtime_ns: now_ns(),
-            ctime_ns: now_ns(),
-            nlink: 1,
-        }
+        Attr::status_file(self.status_text().len() as u64)
     }
 
     /// `stat` of an inode; a file open for writing shows its staged size.

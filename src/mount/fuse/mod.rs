@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use fuser::{BackgroundSession, Config, MountOption, SessionACL};
 
-use crate::vfs::VaultFs;
+use crate::vfs::Drive;
 
 pub use errno::errno;
 pub use ops::FuseVault;
 
-/// Mounts `vault` at `mountpoint` and serves it on background threads until the
+/// Mounts `vault` (the vault drive or a recovery drive) at `mountpoint` and serves it on background threads until the
 /// returned session is dropped or the filesystem is unmounted.
 ///
 /// `allow_other` lets other OS users reach the drive (needs `user_allow_other` in
@@ -23,17 +23,20 @@ pub use ops::FuseVault;
 /// (the unmount then hung); a daemon that died leaves a dead mount point that
 /// [`clear_stale`] removes at the next start.
 pub fn mount(
-    vault: Arc<VaultFs>,
+    vault: Arc<dyn Drive>,
     mountpoint: &Path,
     allow_other: bool,
 ) -> std::io::Result<BackgroundSession> {
     let mut cfg = Config::default();
     cfg.mount_options = vec![
-        MountOption::FSName(format!("bcpvault:{}", vault.repo().bundle().vault_name)),
+        MountOption::FSName(format!("bcpvault:{}", vault.vault_name())),
         MountOption::Subtype("bcpvault".to_string()),
         MountOption::NoDev,
         MountOption::NoSuid,
     ];
+    if vault.read_only() {
+        cfg.mount_options.push(MountOption::RO);
+    }
     // Readers other than the daemon's owner need allow_other.
     cfg.acl = if allow_other {
         SessionACL::All

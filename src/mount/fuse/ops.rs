@@ -1,4 +1,4 @@
-//! `fuser::Filesystem` over [`VaultFs`]: each method converts arguments, calls
+//! `fuser::Filesystem` over a [`Drive`] ([`crate::vfs::VaultFs`] or [`crate::vfs::RecoveredFs`]): each method converts arguments, calls
 //! the vault, and replies; errors go through the table in `errno.rs`.
 //!
 //! FUSE settings that matter here (measured, see SPEC §11): `FOPEN_DIRECT_IO` on
@@ -22,7 +22,7 @@ use fuser::{
     ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
-use crate::vfs::{Attr, AttrChange, FileKind, OpenMode, VaultFs, VfsError};
+use crate::vfs::{Attr, AttrChange, Drive, FileKind, OpenMode, VfsError};
 
 use super::errno::reported;
 
@@ -31,12 +31,12 @@ const MAX_WRITE: u32 = 1024 * 1024;
 
 /// The FUSE adapter.
 pub struct FuseVault {
-    vault: Arc<VaultFs>,
+    vault: Arc<dyn Drive>,
 }
 
 impl FuseVault {
-    /// Wraps a vault.
-    pub fn new(vault: Arc<VaultFs>) -> FuseVault {
+    /// Wraps a drive.
+    pub fn new(vault: Arc<dyn Drive>) -> FuseVault {
         FuseVault { vault }
     }
 }
