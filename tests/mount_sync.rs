@@ -61,3 +61,46 @@ fn a_mounted_drive_syncs_and_restores_from_the_remote_after_the_store_is_gone() 
     );
     assert_eq!(fs::read(target.join("memo.txt")).unwrap(), b"restore me");
 }
+
+#[test]
+fn every_pack_the_drive_wrote_is_listed_by_an_index_copy_after_a_snapshot() {
+    use bcpvault::repo::index::IndexMap;
+    use std::collections::HashSet;
+
+    let m = MountedVault::new();
+    for i in 0..6u64 {
+        fs::write(
+            m.path(&format!("file-{i}.bin")),
+            noise(30_000 + i as usize, i),
+        )
+        .unwrap();
+    }
+    ok(&m.cli(&["snapshot"], ""));
+    fs::write(m.path("after.txt"), b"written after the snapshot").unwrap();
+    m.umount();
+
+    let repo_dir = m.vault.store.join("repo");
+    let mut packs = HashSet::new();
+    for shard in fs::read_dir(repo_dir.join("data")).unwrap() {
+        for pack in fs::read_dir(shard.unwrap().path()).unwrap() {
+            packs.insert(pack.unwrap().file_name().to_string_lossy().into_owned());
+        }
+    }
+    let key = m.vault.unlock();
+    let mut listed = HashSet::new();
+    for copy in fs::read_dir(repo_dir.join("index")).unwrap() {
+        let bytes = fs::read(copy.unwrap().path()).unwrap();
+        let map = IndexMap::open(&bytes, &key.private_key).unwrap();
+        listed.extend(map.packs.keys().map(|id| id.to_hex()));
+    }
+    // The six files (one pack each) and the snapshot's trees are listed; the
+    // file written after the snapshot waits for the next one.
+    let unlisted: Vec<_> = packs.difference(&listed).collect();
+    assert_eq!(
+        unlisted.len(),
+        1,
+        "exactly the later file's pack: {unlisted:?}"
+    );
+    assert!(listed.is_subset(&packs));
+    assert!(packs.len() >= 8, "{} packs", packs.len());
+}

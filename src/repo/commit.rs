@@ -30,9 +30,21 @@ pub fn commit_snapshot(
     host: &str,
     paths: Vec<String>,
 ) -> RepoResult<ObjectId> {
-    if !write.packs.packs.is_empty() {
-        let bytes = write.packs.seal(&repo.recipients())?;
+    // The drive publishes packs one by one without an index copy; the first
+    // snapshot after them lists them, so a recovery finds every chunk's pack
+    // without reading unlisted packs whole.
+    let unlisted = repo.unlisted_packs()?;
+    let mut listed = write.packs.clone();
+    for (id, entries) in &unlisted {
+        listed.add_pack(*id, entries.clone());
+    }
+    if !listed.packs.is_empty() {
+        let bytes = listed.seal(&repo.recipients())?;
         repo.put(&index_name(&ObjectId::of(&bytes)), &bytes)?;
+    }
+    if !unlisted.is_empty() {
+        let ids: Vec<ObjectId> = unlisted.iter().map(|(id, _)| *id).collect();
+        repo.mark_listed(&ids)?;
     }
     let now = chrono::Utc::now().timestamp_micros();
     let header = SnapshotHeader {

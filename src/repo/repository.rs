@@ -35,6 +35,9 @@ const T_PENDING: &str = "pending";
 const T_SNAPSHOTS: &str = "snapshots";
 const T_META: &str = "meta";
 const T_RETIRED: &str = "retired";
+/// Packs published one at a time (the mounted drive) whose blob table is in no
+/// index copy yet: pack id → u32 n ‖ n × entry. The next snapshot lists them.
+const T_UNLISTED: &str = "unlisted";
 const HEAD: &[u8] = b"head";
 
 /// An open store on the file server (writer side).
@@ -325,7 +328,46 @@ impl Repository {
             batch.put(T_INDEX, e.id.0.to_vec(), loc.to_db());
         }
         batch.put(T_PACKS, pack.id.0.to_vec(), pack_value);
+        let mut table = (pack.entries.len() as u32).to_be_bytes().to_vec();
+        for e in &pack.entries {
+            e.encode(&mut table);
+        }
+        batch.put(T_UNLISTED, pack.id.0.to_vec(), table);
         self.lock_unsynced().push(name);
+        self.apply(&batch)
+    }
+
+    /// Blob tables of the drive's packs that no index copy lists yet.
+    pub fn unlisted_packs(&self) -> RepoResult<Vec<(ObjectId, Vec<PackEntry>)>> {
+        let mut out = Vec::new();
+        for item in self.db.tree(T_UNLISTED)?.iter() {
+            let (key, value) = item.map_err(|e| self.db.err(e))?;
+            let damaged = |problem: String| RepoError::Damaged {
+                object: format!("writer DB tree {T_UNLISTED}"),
+                problem,
+            };
+            let id = ObjectId(
+                key.as_ref()
+                    .try_into()
+                    .map_err(|_| damaged("key is not a pack id".into()))?,
+            );
+            let mut w = Wire::new(&value, "unlisted pack table");
+            let n = w.u32().map_err(|e| damaged(e.to_string()))?;
+            let entries = (0..n)
+                .map(|_| PackEntry::decode(&mut w))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| damaged(e.to_string()))?;
+            out.push((id, entries));
+        }
+        Ok(out)
+    }
+
+    /// Records that an index copy now lists `packs` (journaled, like the packs).
+    pub fn mark_listed(&self, packs: &[ObjectId]) -> RepoResult<()> {
+        let mut batch = Batch::default();
+        for id in packs {
+            batch.delete(T_UNLISTED, id.0.to_vec());
+        }
         self.apply(&batch)
     }
 
