@@ -154,8 +154,10 @@ fn a_flipped_byte_in_a_pack_is_named_and_only_its_files_are_lost() {
             }
         }
     }
+    // How many files share the damaged pack depends on where the keyed chunker
+    // cut (the gear seed is random per vault), so only the split is fixed.
     assert!(
-        lost >= 1 && restored_files >= 4,
+        lost >= 1 && restored_files >= 1 && lost + restored_files == 8,
         "restored {restored_files}, lost {lost}"
     );
 }
