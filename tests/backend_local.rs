@@ -497,3 +497,23 @@ fn full_disk_is_no_space_and_leaves_nothing_behind() {
     drop(b);
     drop(fs_guard);
 }
+
+#[test]
+fn a_directory_removed_behind_the_backend_is_made_again() {
+    let (dir, backend) = repo();
+    let a = b"first object".to_vec();
+    let b = b"second object".to_vec();
+    let (name_a, name_b) = (content_name("data", &a), content_name("data", &b));
+    assert_eq!(
+        backend.write_unsynced(&name_a, &a).unwrap(),
+        WriteOutcome::Written
+    );
+    // Another process (an admin's prune) empties and removes the shard directories.
+    fs::remove_dir_all(dir.path().join("repo/data")).unwrap();
+    assert_eq!(
+        backend.write_unsynced(&name_b, &b).unwrap(),
+        WriteOutcome::Written
+    );
+    assert_eq!(backend.read(&name_b).unwrap(), b);
+    backend.sync_file(&name_b).unwrap();
+}

@@ -69,6 +69,9 @@ impl Op {
 pub struct LocalBackend {
     root: PathBuf,
     description: String,
+    /// Directories known to exist, so publishing a small pack does not pay two
+    /// failing `mkdir` calls (each takes the parent directory's lock).
+    made_dirs: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl LocalBackend {
@@ -81,6 +84,7 @@ impl LocalBackend {
         let backend = LocalBackend {
             description: format!("local:{}", absolute.display()),
             root: absolute,
+            made_dirs: std::sync::Arc::default(),
         };
         // Create the root one component at a time so that every directory we create
         // is made durable in its parent, like the directories under it.
@@ -183,6 +187,25 @@ impl LocalBackend {
     /// Creates the directories of `name` below the root that are missing, and makes
     /// each new directory entry durable by fsyncing the directory that holds it.
     fn create_parent_dirs(&self, name: &str) -> BackendResult<PathBuf> {
+        let parent = name.rsplit_once('/').map_or("", |(d, _)| d);
+        let mut made = self.made_dirs.lock().unwrap_or_else(|p| p.into_inner());
+        if made.contains(parent) {
+            return Ok(self.root.join(parent));
+        }
+        let dir = self.make_parent_dirs(name)?;
+        made.insert(parent.to_string());
+        Ok(dir)
+    }
+
+    /// Forgets the directories known to exist (one vanished under us).
+    fn forget_dirs(&self) {
+        self.made_dirs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    fn make_parent_dirs(&self, name: &str) -> BackendResult<PathBuf> {
         let mut dir = self.root.clone();
         let mut created_in = Vec::new();
         let parts: Vec<&str> = name.split('/').collect();
@@ -387,7 +410,15 @@ impl LocalBackend {
             return Ok(WriteOutcome::AlreadyPresent);
         }
         let dir = self.create_parent_dirs(name)?;
-        let tmp = self.write_temp(&dir, name, data, durable)?;
+        let tmp = match self.write_temp(&dir, name, data, durable) {
+            // A directory removed behind our back (an admin's prune): make it again.
+            Err(BackendError::NotFound { .. }) => {
+                self.forget_dirs();
+                let dir = self.create_parent_dirs(name)?;
+                self.write_temp(&dir, name, data, durable)?
+            }
+            other => other?,
+        };
         // The mount's packs (unsynced) are named by their hash and written by one
         // process: check-then-rename suffices and spares the file system an inode
         // created and deleted per pack (link, then unlink of the temp name).
