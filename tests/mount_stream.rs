@@ -199,3 +199,32 @@ fn a_flush_in_the_middle_keeps_streaming() {
     m.unlock();
     assert_eq!(fs::read(m.path("export.csv")).unwrap(), data);
 }
+
+#[test]
+fn at_most_four_files_stream_at_once_and_the_rest_seal_from_staging() {
+    let _one = serial();
+    let m = MountedVault::new();
+    let contents: Vec<Vec<u8>> = (0..6).map(|i| noise(6 * MIB, 20 + i)).collect();
+    let mut files: Vec<fs::File> = (0..6)
+        .map(|i| fresh(m.path(&format!("copy-{i}.iso"))))
+        .collect();
+    for piece in 0..6 {
+        for (f, data) in files.iter_mut().zip(&contents) {
+            f.write_all(&data[piece * MIB..(piece + 1) * MIB]).unwrap();
+        }
+    }
+    drop(files);
+    assert_eq!(
+        streamed(&m),
+        4,
+        "the first four to pass 4 MiB took the slots"
+    );
+    m.unlock();
+    for (i, data) in contents.iter().enumerate() {
+        assert_eq!(
+            &fs::read(m.path(&format!("copy-{i}.iso"))).unwrap(),
+            data,
+            "copy-{i}"
+        );
+    }
+}

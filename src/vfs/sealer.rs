@@ -10,6 +10,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -39,11 +40,47 @@ pub struct Sealed {
 
 type Outcome = Result<Sealed, RepoError>;
 
+/// Files streamed at once, at most: each runs a pipeline (five threads, two pack
+/// buffers), so a burst of large copies must not multiply them without bound.
+/// Files beyond it wait in their staging and stream once a slot frees.
+pub const MAX_STREAMS: usize = 4;
+
+/// The count of running streams, shared by a mount.
+#[derive(Clone, Default)]
+pub struct StreamSlots(Arc<AtomicUsize>);
+
+impl StreamSlots {
+    /// A slot if fewer than [`MAX_STREAMS`] are taken.
+    pub fn take(&self) -> Option<Slot> {
+        self.0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_STREAMS).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(self.0.clone()))
+    }
+
+    /// Slots taken now.
+    pub fn taken(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// One running stream's place; given back on drop.
+pub struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// A write pipeline fed piece by piece.
 pub struct StreamSealer {
     tx: Option<Sender<Piece>>,
     worker: Option<JoinHandle<Outcome>>,
     fed: u64,
+    _slot: Slot,
 }
 
 impl StreamSealer {
@@ -52,6 +89,7 @@ impl StreamSealer {
         repo: Arc<Repository>,
         opts: WriteOptions,
         what: PathBuf,
+        slot: Slot,
     ) -> std::io::Result<StreamSealer> {
         let (tx, rx) = bounded(IN_FLIGHT);
         let worker = std::thread::Builder::new()
@@ -61,6 +99,7 @@ impl StreamSealer {
             tx: Some(tx),
             worker: Some(worker),
             fed: 0,
+            _slot: slot,
         })
     }
 
@@ -139,4 +178,19 @@ fn run(
         size,
         stored: stats.stored_bytes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_bounded_and_given_back() {
+        let slots = StreamSlots::default();
+        let held: Vec<Slot> = (0..MAX_STREAMS).map(|_| slots.take().unwrap()).collect();
+        assert!(slots.take().is_none(), "one more than the bound");
+        drop(held);
+        assert_eq!(slots.taken(), 0);
+        assert!(slots.take().is_some());
+    }
 }

@@ -25,7 +25,7 @@ use super::handles::{Access, FileState, Handle, HandleTable, OpenFile};
 use super::history::{HISTORY_NAME, History, is_history};
 use super::inode::{Ino, InodeKind, ROOT};
 use super::namespace::{AttrChange, Namespace, now_ns};
-use super::sealer::StreamSealer;
+use super::sealer::{StreamSealer, StreamSlots};
 use super::staging::{MemoryBudget, Staging};
 use super::stream::{Advance, WriteStream};
 use super::view::ViewState;
@@ -78,6 +78,8 @@ pub struct VaultFs {
     uncommitted: AtomicBool,
     /// Files sealed by their write stream rather than from staging at close.
     streamed: AtomicU64,
+    /// Running write streams.
+    stream_slots: StreamSlots,
     status_note: std::sync::Mutex<String>,
     history: History,
 }
@@ -103,6 +105,7 @@ impl VaultFs {
             stored: AtomicU64::new(stored),
             uncommitted: AtomicBool::new(false),
             streamed: AtomicU64::new(0),
+            stream_slots: StreamSlots::default(),
             status_note: std::sync::Mutex::new(String::new()),
             history: History::default(),
             repo,
@@ -653,8 +656,12 @@ impl VaultFs {
             // its end. What it joined up with comes out of the staging.
             sealer.feed(data) && feed_from(sealer, staging, before + data.len() as u64, end)
         } else if end - stream.base_len > INLINE_SEAL {
+            // All slots busy: stay staged; a later write starts it once one frees.
+            let Some(slot) = self.stream_slots.take() else {
+                return;
+            };
             let what = PathBuf::from(format!("inode {ino}"));
-            match StreamSealer::start(self.repo.clone(), self.write.clone(), what) {
+            match StreamSealer::start(self.repo.clone(), self.write.clone(), what, slot) {
                 Ok(mut sealer) => {
                     let ok = feed_from(&mut sealer, staging, stream.base_len, end);
                     stream.sealer = Some(sealer);
