@@ -7,7 +7,7 @@
 //! keys are unwrapped once per pack (an RSA private-key operation each).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 
 use crate::backend::ReadBackend;
 use crate::backend::verify::check_object;
@@ -72,20 +72,127 @@ pub fn open_located(
     Ok(plain)
 }
 
-/// Packs read and verified ahead by a background thread (see
-/// [`RepoReader::with_prefetch`]).
+/// Packs read and SHA-256-checked ahead by background threads (see
+/// [`RepoReader::with_prefetch`]), shared between them and the reader.
 struct Prefetch {
-    rx: crossbeam_channel::Receiver<(ObjectId, Result<Vec<u8>, String>)>,
-    waiting: HashSet<ObjectId>,
-    arrived: HashMap<ObjectId, Result<Vec<u8>, String>>,
+    state: Mutex<Ahead>,
+    changed: Condvar,
 }
 
-/// How many packs the prefetch thread may hold ready.
-const PREFETCH_AHEAD: usize = 2;
+/// What the prefetch threads did and may do next. Plan positions index `order`.
+struct Ahead {
+    order: Vec<ObjectId>,
+    position: HashMap<ObjectId, usize>,
+    /// Next plan position to fetch.
+    next: usize,
+    /// Positions claimed by the reader (or read by it directly): not fetched again,
+    /// dropped if they arrive.
+    done: Vec<bool>,
+    /// Being fetched now.
+    fetching: HashSet<usize>,
+    /// Fetched and checked, not yet claimed.
+    ready: HashMap<usize, Result<Vec<u8>, String>>,
+    stop: bool,
+}
+
+/// How many packs the prefetch threads may hold, fetched or being fetched: the
+/// memory bound of prefetching (each up to the pack size).
+const PREFETCH_AHEAD: usize = 4;
+/// Prefetch threads, each on its own connection when the backend has several
+/// (SFTP: see `backend::sftp`).
+const PREFETCH_THREADS: usize = 2;
+
+impl Prefetch {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ahead> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One prefetch thread: fetches plan positions in order while the window has room.
+    fn work(&self, backend: &dyn ReadBackend) {
+        let mut st = self.lock();
+        loop {
+            if st.stop {
+                return;
+            }
+            while st.next < st.order.len() && st.done[st.next] {
+                st.next += 1;
+            }
+            if st.next >= st.order.len() {
+                return;
+            }
+            if st.ready.len() + st.fetching.len() >= PREFETCH_AHEAD {
+                st = self.changed.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            let i = st.next;
+            st.next += 1;
+            st.fetching.insert(i);
+            let name = pack_name(&st.order[i]);
+            drop(st);
+            let r = match backend.read(&name) {
+                Ok(bytes) => match check_object(&name, &bytes) {
+                    Ok(()) => Ok(bytes),
+                    Err(e) => Err(format!("{e}: tampered or damaged, refused")),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            st = self.lock();
+            st.fetching.remove(&i);
+            if !st.done[i] {
+                st.ready.insert(i, r);
+            }
+            self.changed.notify_all();
+        }
+    }
+
+    /// Pack `id` if it is planned and fetched or being fetched (waits for it then).
+    /// `None`: not planned, or not started yet — the caller reads it itself, and the
+    /// threads will not fetch it.
+    fn take(&self, id: &ObjectId) -> Option<Result<Vec<u8>, String>> {
+        let mut st = self.lock();
+        let i = *st.position.get(id)?;
+        loop {
+            if let Some(r) = st.ready.remove(&i) {
+                st.done[i] = true;
+                // Planned earlier but never asked for (served from the pack cache):
+                // not needed in this order any more; free the room.
+                st.ready.retain(|&j, _| j > i);
+                self.changed.notify_all();
+                return Some(r);
+            }
+            if !st.fetching.contains(&i) {
+                st.done[i] = true;
+                return None;
+            }
+            st = self.changed.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// The reader found pack `id` elsewhere (pack cache): do not hold or fetch it.
+    fn forget(&self, id: &ObjectId) {
+        let mut st = self.lock();
+        if let Some(&i) = st.position.get(id)
+            && !st.done[i]
+        {
+            st.done[i] = true;
+            if st.ready.remove(&i).is_some() {
+                self.changed.notify_all();
+            }
+        }
+    }
+
+    fn stop(&self) {
+        let mut st = self.lock();
+        st.stop = true;
+        st.ready.clear();
+        drop(st);
+        self.changed.notify_all();
+    }
+}
 
 /// A verified, decrypting view of one repository.
 pub struct RepoReader<'a> {
-    prefetch: Option<Prefetch>,
+    prefetch: Option<Arc<Prefetch>>,
     backend: &'a dyn ReadBackend,
     keys: &'a Keyring<'a>,
     index: HashMap<BlobId, BlobLocation>,
@@ -266,6 +373,9 @@ impl<'a> RepoReader<'a> {
 
     fn pack_bytes(&mut self, id: &ObjectId) -> RepoResult<Option<Arc<Vec<u8>>>> {
         if let Some(pos) = self.cache.iter().position(|(p, _)| p == id) {
+            if let Some(p) = &self.prefetch {
+                p.forget(id);
+            }
             let entry = self.cache.remove(pos);
             let bytes = entry.1.clone();
             self.cache.push(entry);
@@ -304,24 +414,9 @@ impl<'a> RepoReader<'a> {
         Ok(Some(bytes))
     }
 
-    /// A pack the prefetch thread read (or will read next), if it is one of its.
+    /// A pack the prefetch threads read (or are reading), if it is one of theirs.
     fn take_prefetched(&mut self, id: &ObjectId) -> Option<Result<Vec<u8>, String>> {
-        let p = self.prefetch.as_mut()?;
-        if !p.arrived.contains_key(id) && !p.waiting.contains(id) {
-            return None;
-        }
-        loop {
-            if let Some(r) = p.arrived.remove(id) {
-                return Some(r);
-            }
-            match p.rx.recv() {
-                Ok((pid, r)) => {
-                    p.waiting.remove(&pid);
-                    p.arrived.insert(pid, r);
-                }
-                Err(_) => return None,
-            }
-        }
+        self.prefetch.as_ref()?.take(id)
     }
 
     /// The pack holding blob `id`.
@@ -329,36 +424,38 @@ impl<'a> RepoReader<'a> {
         Ok(self.locate(id)?.pack)
     }
 
-    /// Runs `f` while a background thread reads and SHA-256-checks `packs` (in the
-    /// order `f` will need them), at most [`PREFETCH_AHEAD`] ahead, so reading the
-    /// next pack overlaps decrypting and writing this one.
+    /// Runs `f` while [`PREFETCH_THREADS`] background threads read and
+    /// SHA-256-check `packs` (in the order `f` will need them), holding at most
+    /// [`PREFETCH_AHEAD`] at a time, so reading the next packs overlaps decrypting
+    /// and writing this one. A pack `f` asks for out of order is read directly.
     pub fn with_prefetch<R>(&mut self, packs: Vec<ObjectId>, f: impl FnOnce(&mut Self) -> R) -> R {
         let backend = self.backend;
-        let (tx, rx) = crossbeam_channel::bounded(PREFETCH_AHEAD);
+        let mut position = HashMap::new();
+        for (i, id) in packs.iter().enumerate() {
+            position.entry(*id).or_insert(i);
+        }
+        let prefetch = Arc::new(Prefetch {
+            state: Mutex::new(Ahead {
+                done: vec![false; packs.len()],
+                order: packs,
+                position,
+                next: 0,
+                fetching: HashSet::new(),
+                ready: HashMap::new(),
+                stop: false,
+            }),
+            changed: Condvar::new(),
+        });
         std::thread::scope(|s| {
-            self.prefetch = Some(Prefetch {
-                rx,
-                waiting: packs.iter().copied().collect(),
-                arrived: HashMap::new(),
-            });
-            s.spawn(move || {
-                for id in packs {
-                    let name = pack_name(&id);
-                    let r = match backend.read(&name) {
-                        Ok(bytes) => match check_object(&name, &bytes) {
-                            Ok(()) => Ok(bytes),
-                            Err(e) => Err(format!("{e}: tampered or damaged, refused")),
-                        },
-                        Err(e) => Err(e.to_string()),
-                    };
-                    if tx.send((id, r)).is_err() {
-                        return;
-                    }
-                }
-            });
+            self.prefetch = Some(prefetch.clone());
+            for _ in 0..PREFETCH_THREADS {
+                let p = prefetch.clone();
+                s.spawn(move || p.work(backend));
+            }
             let out = f(self);
-            // Dropping the receiver stops the thread at its next send.
             self.prefetch = None;
+            // Threads finish the read they are in, then stop.
+            prefetch.stop();
             out
         })
     }
