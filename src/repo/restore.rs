@@ -67,6 +67,7 @@ pub fn restore(
         match path.map(|p| p.trim_matches('/')).filter(|p| !p.is_empty()) {
             None => {
                 progress.total(snap.header.logical_bytes);
+                run.reader.preload_trees(&snap.header.root);
                 for node in &root.nodes {
                     run.walk(
                         node,
@@ -80,6 +81,9 @@ pub fn restore(
                     path: p.to_string(),
                     snapshot: id.short(),
                 })?;
+                if let NodeKind::Dir { subtree } = &node.kind {
+                    run.reader.preload_trees(subtree);
+                }
                 run.walk(
                     &node,
                     &target.join(OsStr::from_bytes(&node.name)),

@@ -15,11 +15,11 @@ use crate::crypto::{SecretBytes, VaultPrivateKey, WriterVerifyingKey};
 use crate::keys::{RecoveryBundle, UnlockedVault};
 
 use super::error::{RepoError, RepoResult};
-use super::id::{BlobHasher, BlobId, ObjectId, pack_name};
+use super::id::{BlobHasher, BlobId, BlobKind, ObjectId, pack_name};
 use super::index::{BlobLocation, IndexMap};
 use super::pack::{self, OpenedPack};
 use super::snapshot::Snapshot;
-use super::tree::Tree;
+use super::tree::{NodeKind, Tree};
 
 /// The keys a reader needs: the private key (decrypt), the dedup key (check blob
 /// ids), the writer's verifying key (check snapshot signatures).
@@ -200,6 +200,7 @@ pub struct RepoReader<'a> {
     opened: HashMap<ObjectId, Arc<OpenedPack>>,
     cache: Vec<(ObjectId, Arc<Vec<u8>>)>,
     bad: BTreeMap<String, String>,
+    trees: HashMap<BlobId, Tree>,
 }
 
 impl<'a> RepoReader<'a> {
@@ -214,6 +215,7 @@ impl<'a> RepoReader<'a> {
             opened: HashMap::new(),
             cache: Vec::new(),
             bad: BTreeMap::new(),
+            trees: HashMap::new(),
         };
         let mut covered = HashSet::new();
         for info in backend.list("index")? {
@@ -313,6 +315,9 @@ impl<'a> RepoReader<'a> {
 
     /// A decrypted tree.
     pub fn tree(&mut self, id: &BlobId) -> RepoResult<Tree> {
+        if let Some(t) = self.trees.get(id) {
+            return Ok(t.clone());
+        }
         let plain = self.blob(id)?;
         Tree::from_bytes(plain.expose())
             .map_err(|e| RepoError::malformed(format!("tree {}", id.short()), e))
@@ -417,6 +422,79 @@ impl<'a> RepoReader<'a> {
     /// A pack the prefetch threads read (or are reading), if it is one of theirs.
     fn take_prefetched(&mut self, id: &ObjectId) -> Option<Result<Vec<u8>, String>> {
         self.prefetch.as_ref()?.take(id)
+    }
+
+    /// Decrypts every tree under `root` ahead, for one [`Self::tree`] call each:
+    /// level by level, the packs holding the next level's trees are fetched in
+    /// parallel (see [`Self::with_prefetch`]) and every tree blob in a fetched pack
+    /// is kept, so a pack is read once however the trees are spread (trees share
+    /// packs with file contents). Trees that fail here are left to `tree`, which
+    /// reports them.
+    pub fn preload_trees(&mut self, root: &BlobId) {
+        let mut frontier = vec![*root];
+        let mut tried = HashSet::new();
+        while !frontier.is_empty() {
+            let mut packs = Vec::new();
+            for id in &frontier {
+                if let Ok(loc) = self.locate(id)
+                    && tried.insert(loc.pack)
+                {
+                    packs.push(loc.pack);
+                }
+            }
+            self.with_prefetch(packs.clone(), |r| {
+                for p in &packs {
+                    r.keep_trees_of(p);
+                }
+            });
+            // Down through the trees now known, to those still missing; those in
+            // packs already read are not there (damaged): `tree` reports them.
+            let mut next = Vec::new();
+            let mut stack = std::mem::take(&mut frontier);
+            let mut visited = HashSet::new();
+            while let Some(id) = stack.pop() {
+                if !visited.insert(id) {
+                    continue;
+                }
+                match self.trees.get(&id) {
+                    Some(t) => stack.extend(t.nodes.iter().filter_map(|n| match &n.kind {
+                        NodeKind::Dir { subtree } => Some(*subtree),
+                        _ => None,
+                    })),
+                    None => {
+                        if self.locate(&id).is_ok_and(|l| !tried.contains(&l.pack)) {
+                            next.push(id);
+                        }
+                    }
+                }
+            }
+            frontier = next;
+        }
+    }
+
+    /// Keeps every tree blob of pack `id` that checks out.
+    fn keep_trees_of(&mut self, id: &ObjectId) {
+        let Ok(Some(bytes)) = self.pack_bytes(id) else {
+            return;
+        };
+        let Ok(opened) = self.opened_pack(id, &bytes) else {
+            return;
+        };
+        for (i, e) in opened.entries.iter().enumerate() {
+            if e.kind != BlobKind::Tree || self.trees.contains_key(&e.id) {
+                continue;
+            }
+            let loc = BlobLocation {
+                pack: *id,
+                entry: *e,
+                index: i as u32,
+            };
+            if let Ok(plain) = open_located(&bytes, &opened, &loc, &e.id, &self.keys.hasher)
+                && let Ok(t) = Tree::from_bytes(plain.expose())
+            {
+                self.trees.insert(e.id, t);
+            }
+        }
     }
 
     /// The pack holding blob `id`.
