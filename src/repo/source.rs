@@ -46,8 +46,9 @@ impl<'k> Keyring<'k> {
     }
 }
 
-/// How many whole packs are kept in memory (each up to the pack size).
-const PACK_CACHE: usize = 3;
+/// How many whole packs are kept in memory (each up to the pack size); restore
+/// writes files grouped by pack, so two cover a file that crosses into the next.
+const PACK_CACHE: usize = 2;
 
 /// Decrypts blob `id`, found at `loc`, out of the bytes of its verified, opened
 /// pack, and checks the plaintext against `id`. The error is the problem with the
@@ -97,7 +98,7 @@ struct Ahead {
 
 /// How many packs the prefetch threads may hold, fetched or being fetched: the
 /// memory bound of prefetching (each up to the pack size).
-const PREFETCH_AHEAD: usize = 4;
+const PREFETCH_AHEAD: usize = 3;
 /// Prefetch threads, each on its own connection when the backend has several
 /// (SFTP: see `backend::sftp`).
 const PREFETCH_THREADS: usize = 2;
