@@ -92,9 +92,13 @@ struct Ahead {
     /// Being fetched now.
     fetching: HashSet<usize>,
     /// Fetched and checked, not yet claimed.
-    ready: HashMap<usize, Result<Vec<u8>, String>>,
+    ready: HashMap<usize, Result<Fetched, String>>,
     stop: bool,
 }
+
+/// A pack's checked bytes, and its session key and table when they opened (the
+/// RSA unwrap done off the reader's thread; a failure is left to the reader).
+type Fetched = (Vec<u8>, Option<OpenedPack>);
 
 /// How many packs the prefetch threads may hold, fetched or being fetched: the
 /// memory bound of prefetching (each up to the pack size).
@@ -109,7 +113,7 @@ impl Prefetch {
     }
 
     /// One prefetch thread: fetches plan positions in order while the window has room.
-    fn work(&self, backend: &dyn ReadBackend) {
+    fn work(&self, backend: &dyn ReadBackend, key: &VaultPrivateKey) {
         let mut st = self.lock();
         loop {
             if st.stop {
@@ -132,7 +136,10 @@ impl Prefetch {
             drop(st);
             let r = match backend.read(&name) {
                 Ok(bytes) => match check_object(&name, &bytes) {
-                    Ok(()) => Ok(bytes),
+                    Ok(()) => {
+                        let opened = pack::open(&bytes, key).ok();
+                        Ok((bytes, opened))
+                    }
                     Err(e) => Err(format!("{e}: tampered or damaged, refused")),
                 },
                 Err(e) => Err(e.to_string()),
@@ -149,7 +156,7 @@ impl Prefetch {
     /// Pack `id` if it is planned and fetched or being fetched (waits for it then).
     /// `None`: not planned, or not started yet — the caller reads it itself, and the
     /// threads will not fetch it.
-    fn take(&self, id: &ObjectId) -> Option<Result<Vec<u8>, String>> {
+    fn take(&self, id: &ObjectId) -> Option<Result<Fetched, String>> {
         let mut st = self.lock();
         let i = *st.position.get(id)?;
         loop {
@@ -390,7 +397,10 @@ impl<'a> RepoReader<'a> {
         let name = pack_name(id);
         if let Some(got) = self.take_prefetched(id) {
             return match got {
-                Ok(b) => {
+                Ok((b, opened)) => {
+                    if let Some(o) = opened {
+                        self.opened.entry(*id).or_insert_with(|| Arc::new(o));
+                    }
                     let bytes = Arc::new(b);
                     if self.cache.len() >= PACK_CACHE {
                         self.cache.remove(0);
@@ -421,7 +431,7 @@ impl<'a> RepoReader<'a> {
     }
 
     /// A pack the prefetch threads read (or are reading), if it is one of theirs.
-    fn take_prefetched(&mut self, id: &ObjectId) -> Option<Result<Vec<u8>, String>> {
+    fn take_prefetched(&mut self, id: &ObjectId) -> Option<Result<Fetched, String>> {
         self.prefetch.as_ref()?.take(id)
     }
 
@@ -504,11 +514,13 @@ impl<'a> RepoReader<'a> {
     }
 
     /// Runs `f` while [`PREFETCH_THREADS`] background threads read and
-    /// SHA-256-check `packs` (in the order `f` will need them), holding at most
+    /// SHA-256-check `packs` (in the order `f` will need them) and unwrap their
+    /// session keys, holding at most
     /// [`PREFETCH_AHEAD`] at a time, so reading the next packs overlaps decrypting
     /// and writing this one. A pack `f` asks for out of order is read directly.
     pub fn with_prefetch<R>(&mut self, packs: Vec<ObjectId>, f: impl FnOnce(&mut Self) -> R) -> R {
         let backend = self.backend;
+        let key = self.keys.private;
         let mut position = HashMap::new();
         for (i, id) in packs.iter().enumerate() {
             position.entry(*id).or_insert(i);
@@ -529,7 +541,7 @@ impl<'a> RepoReader<'a> {
             self.prefetch = Some(prefetch.clone());
             for _ in 0..PREFETCH_THREADS {
                 let p = prefetch.clone();
-                s.spawn(move || p.work(backend));
+                s.spawn(move || p.work(backend, key));
             }
             let out = f(self);
             self.prefetch = None;
