@@ -10,16 +10,22 @@
 //! write stays behind; listings skip such dot-names and the admin key can remove
 //! them.
 //!
-//! A dropped connection is detected on the failing call: the session is discarded,
-//! the call is retried once on a new connection, and when that fails too the error
-//! is [`BackendError::Disconnected`] (the caller, e.g. sync, backs off and retries).
+//! Calls from several threads at once (restore's pack prefetchers) each get their
+//! own SSH connection from a small pool (at most [`MAX_CONNS`], opened on demand,
+//! each with the same pinned host-key check and key authentication), so network
+//! waits and libssh2's transport decryption run in parallel.
+//!
+//! A dropped connection is detected on the failing call: the session is discarded
+//! (with every idle one, likely dropped too), the call is retried once on a new
+//! connection, and when that fails too the error is [`BackendError::Disconnected`]
+//! (the caller, e.g. sync, backs off and retries).
 
 mod connect;
 mod fail;
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use ssh2::{FileStat, OpenFlags, OpenType};
 
@@ -42,6 +48,8 @@ const OBJECT_MODE: i32 = 0o444;
 const DIR_MODE: i32 = 0o755;
 /// Bytes per SFTP write call.
 const WRITE_CHUNK: usize = 256 * 1024;
+/// Most SSH connections one backend holds open at once (callers beyond wait).
+pub const MAX_CONNS: usize = 3;
 
 /// Which key the backend authenticates with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +66,15 @@ pub struct SftpBackend {
     identity: PathBuf,
     credential: Credential,
     description: String,
-    conn: Mutex<Option<Conn>>,
+    pool: Mutex<Pool>,
+    freed: Condvar,
+}
+
+/// Idle connections, and how many exist (idle or in use).
+#[derive(Default)]
+struct Pool {
+    idle: Vec<Conn>,
+    open: usize,
 }
 
 impl std::fmt::Debug for SftpBackend {
@@ -96,10 +112,14 @@ impl SftpBackend {
             identity,
             credential,
             description,
-            conn: Mutex::new(None),
+            pool: Mutex::new(Pool::default()),
+            freed: Condvar::new(),
         };
         let first = connect(&backend.cfg, &backend.identity, &backend.description)?;
-        *backend.lock() = Some(first);
+        let mut pool = backend.lock();
+        pool.idle.push(first);
+        pool.open = 1;
+        drop(pool);
         Ok(backend)
     }
 
@@ -108,10 +128,47 @@ impl SftpBackend {
         self.credential
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<Conn>> {
-        // A panic while holding the lock leaves at worst a broken session, which the
-        // next failing call replaces.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Pool> {
+        // A panic while holding the lock leaves at worst a miscounted pool.
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An idle connection, or a new one when fewer than [`MAX_CONNS`] exist (else
+    /// waits for one to be returned). `fresh`: drop the idle ones and connect anew.
+    fn checkout(&self, fresh: bool) -> BackendResult<Conn> {
+        let mut pool = self.lock();
+        if fresh {
+            let stale = pool.idle.len();
+            pool.idle.clear();
+            pool.open -= stale;
+        }
+        loop {
+            if let Some(conn) = pool.idle.pop() {
+                return Ok(conn);
+            }
+            if pool.open < MAX_CONNS {
+                pool.open += 1;
+                drop(pool);
+                let made = connect(&self.cfg, &self.identity, &self.description);
+                if made.is_err() {
+                    self.lock().open -= 1;
+                    self.freed.notify_one();
+                }
+                return made;
+            }
+            pool = self.freed.wait(pool).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Returns a connection to the pool (`None`: it was broken and is dropped).
+    fn checkin(&self, conn: Option<Conn>) {
+        let mut pool = self.lock();
+        match conn {
+            Some(c) => pool.idle.push(c),
+            None => pool.open -= 1,
+        }
+        drop(pool);
+        self.freed.notify_one();
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -130,31 +187,25 @@ impl SftpBackend {
         name: &str,
         mut f: impl FnMut(&Conn) -> Result<T, Fail>,
     ) -> BackendResult<T> {
-        let mut guard = self.lock();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            if guard.is_none() {
-                *guard = Some(connect(&self.cfg, &self.identity, &self.description)?);
-            }
-            let Some(conn) = guard.as_ref() else {
-                continue;
-            };
+            let conn = self.checkout(attempt > 1)?;
             // Sends an SSH keepalive when the interval has passed (cheap otherwise);
             // a failure here shows up on the real call below.
             let _ = conn.session.keepalive_send();
-            let result = f(conn);
-            match result {
-                Ok(v) => return Ok(v),
+            match f(&conn) {
+                Ok(v) => {
+                    self.checkin(Some(conn));
+                    return Ok(v);
+                }
                 Err(e) => {
-                    let dead = e.is_connection(conn);
-                    if dead {
-                        *guard = None;
-                        if attempt < 2 {
-                            tracing::info!(backend = %self.description, op, object = name,
-                                "connection lost; reconnecting");
-                            continue;
-                        }
+                    let dead = e.is_connection(&conn);
+                    self.checkin((!dead).then_some(conn));
+                    if dead && attempt < 2 {
+                        tracing::info!(backend = %self.description, op, object = name,
+                            "connection lost; reconnecting");
+                        continue;
                     }
                     return Err(e.into_backend(&self.description, op, name, dead));
                 }

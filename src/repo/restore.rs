@@ -6,7 +6,7 @@
 //! Directory modes and times are set after their contents. Ownership is restored
 //! when the process may (root); symlink times are not restored.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::{self, File, FileTimes};
 use std::io::Write;
@@ -57,32 +57,69 @@ pub fn restore(
     };
     fs::create_dir_all(target).map_err(|e| RepoError::io(target, "cannot create target", e))?;
     let root = reader.tree(&snap.header.root)?;
-    match path.map(|p| p.trim_matches('/')).filter(|p| !p.is_empty()) {
-        None => {
-            progress.total(snap.header.logical_bytes);
-            let mut packs = Vec::new();
-            plan_packs(reader, &root, &mut packs, &mut HashSet::new());
-            reader.with_prefetch(packs, |reader| {
-                let mut run = Run {
-                    reader,
-                    progress,
-                    summary: &mut summary,
-                };
-                run.contents(&root, target)
-            })?;
+    let mut layout = Layout::default();
+    {
+        let mut run = Run {
+            reader,
+            progress,
+            summary: &mut summary,
+        };
+        match path.map(|p| p.trim_matches('/')).filter(|p| !p.is_empty()) {
+            None => {
+                progress.total(snap.header.logical_bytes);
+                run.reader.preload_trees(&snap.header.root);
+                for node in &root.nodes {
+                    run.walk(
+                        node,
+                        &target.join(OsStr::from_bytes(&node.name)),
+                        &mut layout,
+                    )?;
+                }
+            }
+            Some(p) => {
+                let node = find(run.reader, &root, p)?.ok_or_else(|| RepoError::NoSuchPath {
+                    path: p.to_string(),
+                    snapshot: id.short(),
+                })?;
+                if let NodeKind::Dir { subtree } = &node.kind {
+                    run.reader.preload_trees(subtree);
+                }
+                run.walk(
+                    &node,
+                    &target.join(OsStr::from_bytes(&node.name)),
+                    &mut layout,
+                )?;
+            }
         }
-        Some(p) => {
-            let node = find(reader, &root, p)?.ok_or_else(|| RepoError::NoSuchPath {
-                path: p.to_string(),
-                snapshot: id.short(),
-            })?;
-            let mut run = Run {
-                reader,
-                progress,
-                summary: &mut summary,
-            };
-            run.node(&node, &target.join(OsStr::from_bytes(&node.name)))?;
+    }
+    let files = pack_order(reader, layout.files);
+    let mut packs = Vec::new();
+    let mut seen = HashSet::new();
+    for (node, _) in &files {
+        if let NodeKind::File { chunks, .. } = &node.kind {
+            for c in chunks {
+                if let Ok(p) = reader.pack_of(c)
+                    && seen.insert(p)
+                {
+                    packs.push(p);
+                }
+            }
         }
+    }
+    reader.with_prefetch(packs, |reader| {
+        let mut run = Run {
+            reader,
+            progress,
+            summary: &mut summary,
+        };
+        for (node, at) in &files {
+            run.write_file(node, at);
+        }
+    });
+    // Children were pushed before their folder: modes and times of a folder are
+    // set after everything in it is written.
+    for (node, at) in &layout.dirs {
+        set_meta(at, node, true);
     }
     summary.bad_objects = reader
         .bad_objects()
@@ -92,34 +129,40 @@ pub fn restore(
     Ok(summary)
 }
 
-/// The packs a full restore of `tree` reads, in the order it first needs them
-/// (depth first, in entry order, as [`Run::contents`] walks). Unreadable trees
-/// and chunks are left out here; the restore itself reports them.
-fn plan_packs(
-    reader: &mut RepoReader<'_>,
-    tree: &Tree,
-    out: &mut Vec<super::id::ObjectId>,
-    seen: &mut HashSet<super::id::ObjectId>,
-) {
-    for node in &tree.nodes {
-        match &node.kind {
-            NodeKind::Dir { subtree } => {
-                if let Ok(t) = reader.tree(subtree) {
-                    plan_packs(reader, &t, out, seen);
-                }
-            }
-            NodeKind::File { chunks, .. } => {
-                for c in chunks {
-                    if let Ok(p) = reader.pack_of(c)
-                        && seen.insert(p)
-                    {
-                        out.push(p);
+/// What the walk left to do after creating folders and symlinks.
+#[derive(Default)]
+struct Layout {
+    /// Files to write, in snapshot order.
+    files: Vec<(Node, PathBuf)>,
+    /// Folders created, each after its contents (their metadata is set last).
+    dirs: Vec<(Node, PathBuf)>,
+}
+
+/// Orders `files` so that those whose first chunk lies in the same pack are
+/// written together, packs in the order the snapshot first needs them (stable
+/// otherwise). Writing strictly in tree order would revisit a pack for every
+/// small file whose chunk it holds, and a pack already evicted from the reader's
+/// small cache would be downloaded again. Empty files come first.
+fn pack_order(reader: &mut RepoReader<'_>, files: Vec<(Node, PathBuf)>) -> Vec<(Node, PathBuf)> {
+    let mut rank: HashMap<ObjectId, usize> = HashMap::new();
+    let mut keyed: Vec<(usize, (Node, PathBuf))> = Vec::with_capacity(files.len());
+    for (node, at) in files {
+        let mut key = 0;
+        if let NodeKind::File { chunks, .. } = &node.kind {
+            for (i, c) in chunks.iter().enumerate() {
+                if let Ok(p) = reader.pack_of(c) {
+                    let next = rank.len() + 1;
+                    let r = *rank.entry(p).or_insert(next);
+                    if i == 0 {
+                        key = r;
                     }
                 }
             }
-            NodeKind::Symlink { .. } => {}
         }
+        keyed.push((key, (node, at)));
     }
+    keyed.sort_by_key(|(k, _)| *k);
+    keyed.into_iter().map(|(_, f)| f).collect()
 }
 
 fn find(reader: &mut RepoReader<'_>, root: &Tree, path: &str) -> RepoResult<Option<Node>> {
@@ -147,14 +190,8 @@ struct Run<'r, 'a> {
 }
 
 impl Run<'_, '_> {
-    fn contents(&mut self, tree: &Tree, dir: &Path) -> RepoResult<()> {
-        for node in &tree.nodes {
-            self.node(node, &dir.join(OsStr::from_bytes(&node.name)))?;
-        }
-        Ok(())
-    }
-
-    fn node(&mut self, node: &Node, at: &Path) -> RepoResult<()> {
+    /// Creates folders and symlinks under `at`; files are collected in `out`.
+    fn walk(&mut self, node: &Node, at: &Path, out: &mut Layout) -> RepoResult<()> {
         match &node.kind {
             NodeKind::Dir { subtree } => {
                 match fs::create_dir(at) {
@@ -164,10 +201,14 @@ impl Run<'_, '_> {
                 }
                 self.summary.dirs += 1;
                 match self.reader.tree(subtree) {
-                    Ok(tree) => self.contents(&tree, at)?,
+                    Ok(tree) => {
+                        for n in &tree.nodes {
+                            self.walk(n, &at.join(OsStr::from_bytes(&n.name)), out)?;
+                        }
+                    }
                     Err(e) => self.fail(at, e),
                 }
-                set_meta(at, node, true);
+                out.dirs.push((node.clone(), at.to_path_buf()));
             }
             NodeKind::Symlink { target } => {
                 match std::os::unix::fs::symlink(OsStr::from_bytes(target), at) {
@@ -178,16 +219,20 @@ impl Run<'_, '_> {
                     Err(e) => self.fail(at, RepoError::io(at, "cannot create symlink", e)),
                 }
             }
-            NodeKind::File { .. } => match self.file(node, at) {
-                Ok(bytes) => {
-                    self.summary.files += 1;
-                    self.summary.bytes += bytes;
-                    set_meta(at, node, false);
-                }
-                Err(e) => self.fail(at, e),
-            },
+            NodeKind::File { .. } => out.files.push((node.clone(), at.to_path_buf())),
         }
         Ok(())
+    }
+
+    fn write_file(&mut self, node: &Node, at: &Path) {
+        match self.file(node, at) {
+            Ok(bytes) => {
+                self.summary.files += 1;
+                self.summary.bytes += bytes;
+                set_meta(at, node, false);
+            }
+            Err(e) => self.fail(at, e),
+        }
     }
 
     fn file(&mut self, node: &Node, at: &Path) -> RepoResult<u64> {

@@ -7,7 +7,7 @@
 //! keys are unwrapped once per pack (an RSA private-key operation each).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 
 use crate::backend::ReadBackend;
 use crate::backend::verify::check_object;
@@ -15,11 +15,11 @@ use crate::crypto::{SecretBytes, VaultPrivateKey, WriterVerifyingKey};
 use crate::keys::{RecoveryBundle, UnlockedVault};
 
 use super::error::{RepoError, RepoResult};
-use super::id::{BlobHasher, BlobId, ObjectId, pack_name};
+use super::id::{BlobHasher, BlobId, BlobKind, ObjectId, pack_name};
 use super::index::{BlobLocation, IndexMap};
 use super::pack::{self, OpenedPack};
 use super::snapshot::Snapshot;
-use super::tree::Tree;
+use super::tree::{NodeKind, Tree};
 
 /// The keys a reader needs: the private key (decrypt), the dedup key (check blob
 /// ids), the writer's verifying key (check snapshot signatures).
@@ -46,8 +46,9 @@ impl<'k> Keyring<'k> {
     }
 }
 
-/// How many whole packs are kept in memory (each up to the pack size).
-const PACK_CACHE: usize = 3;
+/// How many whole packs are kept in memory (each up to the pack size); restore
+/// writes files grouped by pack, so two cover a file that crosses into the next.
+const PACK_CACHE: usize = 2;
 
 /// Decrypts blob `id`, found at `loc`, out of the bytes of its verified, opened
 /// pack, and checks the plaintext against `id`. The error is the problem with the
@@ -72,20 +73,134 @@ pub fn open_located(
     Ok(plain)
 }
 
-/// Packs read and verified ahead by a background thread (see
-/// [`RepoReader::with_prefetch`]).
+/// Packs read and SHA-256-checked ahead by background threads (see
+/// [`RepoReader::with_prefetch`]), shared between them and the reader.
 struct Prefetch {
-    rx: crossbeam_channel::Receiver<(ObjectId, Result<Vec<u8>, String>)>,
-    waiting: HashSet<ObjectId>,
-    arrived: HashMap<ObjectId, Result<Vec<u8>, String>>,
+    state: Mutex<Ahead>,
+    changed: Condvar,
 }
 
-/// How many packs the prefetch thread may hold ready.
-const PREFETCH_AHEAD: usize = 2;
+/// What the prefetch threads did and may do next. Plan positions index `order`.
+struct Ahead {
+    order: Vec<ObjectId>,
+    position: HashMap<ObjectId, usize>,
+    /// Next plan position to fetch.
+    next: usize,
+    /// Positions claimed by the reader (or read by it directly): not fetched again,
+    /// dropped if they arrive.
+    done: Vec<bool>,
+    /// Being fetched now.
+    fetching: HashSet<usize>,
+    /// Fetched and checked, not yet claimed.
+    ready: HashMap<usize, Result<Fetched, String>>,
+    stop: bool,
+}
+
+/// A pack's checked bytes, and its session key and table when they opened (the
+/// RSA unwrap done off the reader's thread; a failure is left to the reader).
+type Fetched = (Vec<u8>, Option<OpenedPack>);
+
+/// How many packs the prefetch threads may hold, fetched or being fetched: the
+/// memory bound of prefetching (each up to the pack size).
+const PREFETCH_AHEAD: usize = 3;
+/// Prefetch threads, each on its own connection when the backend has several
+/// (SFTP: see `backend::sftp`).
+const PREFETCH_THREADS: usize = 2;
+
+impl Prefetch {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ahead> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One prefetch thread: fetches plan positions in order while the window has room.
+    fn work(&self, backend: &dyn ReadBackend, key: &VaultPrivateKey) {
+        let mut st = self.lock();
+        loop {
+            if st.stop {
+                return;
+            }
+            while st.next < st.order.len() && st.done[st.next] {
+                st.next += 1;
+            }
+            if st.next >= st.order.len() {
+                return;
+            }
+            if st.ready.len() + st.fetching.len() >= PREFETCH_AHEAD {
+                st = self.changed.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            let i = st.next;
+            st.next += 1;
+            st.fetching.insert(i);
+            let name = pack_name(&st.order[i]);
+            drop(st);
+            let r = match backend.read(&name) {
+                Ok(bytes) => match check_object(&name, &bytes) {
+                    Ok(()) => {
+                        let opened = pack::open(&bytes, key).ok();
+                        Ok((bytes, opened))
+                    }
+                    Err(e) => Err(format!("{e}: tampered or damaged, refused")),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            st = self.lock();
+            st.fetching.remove(&i);
+            if !st.done[i] {
+                st.ready.insert(i, r);
+            }
+            self.changed.notify_all();
+        }
+    }
+
+    /// Pack `id` if it is planned and fetched or being fetched (waits for it then).
+    /// `None`: not planned, or not started yet — the caller reads it itself, and the
+    /// threads will not fetch it.
+    fn take(&self, id: &ObjectId) -> Option<Result<Fetched, String>> {
+        let mut st = self.lock();
+        let i = *st.position.get(id)?;
+        loop {
+            if let Some(r) = st.ready.remove(&i) {
+                st.done[i] = true;
+                // Planned earlier but never asked for (served from the pack cache):
+                // not needed in this order any more; free the room.
+                st.ready.retain(|&j, _| j > i);
+                self.changed.notify_all();
+                return Some(r);
+            }
+            if !st.fetching.contains(&i) {
+                st.done[i] = true;
+                return None;
+            }
+            st = self.changed.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// The reader found pack `id` elsewhere (pack cache): do not hold or fetch it.
+    fn forget(&self, id: &ObjectId) {
+        let mut st = self.lock();
+        if let Some(&i) = st.position.get(id)
+            && !st.done[i]
+        {
+            st.done[i] = true;
+            if st.ready.remove(&i).is_some() {
+                self.changed.notify_all();
+            }
+        }
+    }
+
+    fn stop(&self) {
+        let mut st = self.lock();
+        st.stop = true;
+        st.ready.clear();
+        drop(st);
+        self.changed.notify_all();
+    }
+}
 
 /// A verified, decrypting view of one repository.
 pub struct RepoReader<'a> {
-    prefetch: Option<Prefetch>,
+    prefetch: Option<Arc<Prefetch>>,
     backend: &'a dyn ReadBackend,
     keys: &'a Keyring<'a>,
     index: HashMap<BlobId, BlobLocation>,
@@ -93,6 +208,7 @@ pub struct RepoReader<'a> {
     opened: HashMap<ObjectId, Arc<OpenedPack>>,
     cache: Vec<(ObjectId, Arc<Vec<u8>>)>,
     bad: BTreeMap<String, String>,
+    trees: HashMap<BlobId, Tree>,
 }
 
 impl<'a> RepoReader<'a> {
@@ -107,6 +223,7 @@ impl<'a> RepoReader<'a> {
             opened: HashMap::new(),
             cache: Vec::new(),
             bad: BTreeMap::new(),
+            trees: HashMap::new(),
         };
         let mut covered = HashSet::new();
         for info in backend.list("index")? {
@@ -206,6 +323,9 @@ impl<'a> RepoReader<'a> {
 
     /// A decrypted tree.
     pub fn tree(&mut self, id: &BlobId) -> RepoResult<Tree> {
+        if let Some(t) = self.trees.get(id) {
+            return Ok(t.clone());
+        }
         let plain = self.blob(id)?;
         Tree::from_bytes(plain.expose())
             .map_err(|e| RepoError::malformed(format!("tree {}", id.short()), e))
@@ -266,6 +386,9 @@ impl<'a> RepoReader<'a> {
 
     fn pack_bytes(&mut self, id: &ObjectId) -> RepoResult<Option<Arc<Vec<u8>>>> {
         if let Some(pos) = self.cache.iter().position(|(p, _)| p == id) {
+            if let Some(p) = &self.prefetch {
+                p.forget(id);
+            }
             let entry = self.cache.remove(pos);
             let bytes = entry.1.clone();
             self.cache.push(entry);
@@ -274,7 +397,10 @@ impl<'a> RepoReader<'a> {
         let name = pack_name(id);
         if let Some(got) = self.take_prefetched(id) {
             return match got {
-                Ok(b) => {
+                Ok((b, opened)) => {
+                    if let Some(o) = opened {
+                        self.opened.entry(*id).or_insert_with(|| Arc::new(o));
+                    }
                     let bytes = Arc::new(b);
                     if self.cache.len() >= PACK_CACHE {
                         self.cache.remove(0);
@@ -304,22 +430,80 @@ impl<'a> RepoReader<'a> {
         Ok(Some(bytes))
     }
 
-    /// A pack the prefetch thread read (or will read next), if it is one of its.
-    fn take_prefetched(&mut self, id: &ObjectId) -> Option<Result<Vec<u8>, String>> {
-        let p = self.prefetch.as_mut()?;
-        if !p.arrived.contains_key(id) && !p.waiting.contains(id) {
-            return None;
-        }
-        loop {
-            if let Some(r) = p.arrived.remove(id) {
-                return Some(r);
-            }
-            match p.rx.recv() {
-                Ok((pid, r)) => {
-                    p.waiting.remove(&pid);
-                    p.arrived.insert(pid, r);
+    /// A pack the prefetch threads read (or are reading), if it is one of theirs.
+    fn take_prefetched(&mut self, id: &ObjectId) -> Option<Result<Fetched, String>> {
+        self.prefetch.as_ref()?.take(id)
+    }
+
+    /// Decrypts every tree under `root` ahead, for one [`Self::tree`] call each:
+    /// level by level, the packs holding the next level's trees are fetched in
+    /// parallel (see [`Self::with_prefetch`]) and every tree blob in a fetched pack
+    /// is kept, so a pack is read once however the trees are spread (trees share
+    /// packs with file contents). Trees that fail here are left to `tree`, which
+    /// reports them.
+    pub fn preload_trees(&mut self, root: &BlobId) {
+        let mut frontier = vec![*root];
+        let mut tried = HashSet::new();
+        while !frontier.is_empty() {
+            let mut packs = Vec::new();
+            for id in &frontier {
+                if let Ok(loc) = self.locate(id)
+                    && tried.insert(loc.pack)
+                {
+                    packs.push(loc.pack);
                 }
-                Err(_) => return None,
+            }
+            self.with_prefetch(packs.clone(), |r| {
+                for p in &packs {
+                    r.keep_trees_of(p);
+                }
+            });
+            // Down through the trees now known, to those still missing; those in
+            // packs already read are not there (damaged): `tree` reports them.
+            let mut next = Vec::new();
+            let mut stack = std::mem::take(&mut frontier);
+            let mut visited = HashSet::new();
+            while let Some(id) = stack.pop() {
+                if !visited.insert(id) {
+                    continue;
+                }
+                match self.trees.get(&id) {
+                    Some(t) => stack.extend(t.nodes.iter().filter_map(|n| match &n.kind {
+                        NodeKind::Dir { subtree } => Some(*subtree),
+                        _ => None,
+                    })),
+                    None => {
+                        if self.locate(&id).is_ok_and(|l| !tried.contains(&l.pack)) {
+                            next.push(id);
+                        }
+                    }
+                }
+            }
+            frontier = next;
+        }
+    }
+
+    /// Keeps every tree blob of pack `id` that checks out.
+    fn keep_trees_of(&mut self, id: &ObjectId) {
+        let Ok(Some(bytes)) = self.pack_bytes(id) else {
+            return;
+        };
+        let Ok(opened) = self.opened_pack(id, &bytes) else {
+            return;
+        };
+        for (i, e) in opened.entries.iter().enumerate() {
+            if e.kind != BlobKind::Tree || self.trees.contains_key(&e.id) {
+                continue;
+            }
+            let loc = BlobLocation {
+                pack: *id,
+                entry: *e,
+                index: i as u32,
+            };
+            if let Ok(plain) = open_located(&bytes, &opened, &loc, &e.id, &self.keys.hasher)
+                && let Ok(t) = Tree::from_bytes(plain.expose())
+            {
+                self.trees.insert(e.id, t);
             }
         }
     }
@@ -329,36 +513,40 @@ impl<'a> RepoReader<'a> {
         Ok(self.locate(id)?.pack)
     }
 
-    /// Runs `f` while a background thread reads and SHA-256-checks `packs` (in the
-    /// order `f` will need them), at most [`PREFETCH_AHEAD`] ahead, so reading the
-    /// next pack overlaps decrypting and writing this one.
+    /// Runs `f` while [`PREFETCH_THREADS`] background threads read and
+    /// SHA-256-check `packs` (in the order `f` will need them) and unwrap their
+    /// session keys, holding at most
+    /// [`PREFETCH_AHEAD`] at a time, so reading the next packs overlaps decrypting
+    /// and writing this one. A pack `f` asks for out of order is read directly.
     pub fn with_prefetch<R>(&mut self, packs: Vec<ObjectId>, f: impl FnOnce(&mut Self) -> R) -> R {
         let backend = self.backend;
-        let (tx, rx) = crossbeam_channel::bounded(PREFETCH_AHEAD);
+        let key = self.keys.private;
+        let mut position = HashMap::new();
+        for (i, id) in packs.iter().enumerate() {
+            position.entry(*id).or_insert(i);
+        }
+        let prefetch = Arc::new(Prefetch {
+            state: Mutex::new(Ahead {
+                done: vec![false; packs.len()],
+                order: packs,
+                position,
+                next: 0,
+                fetching: HashSet::new(),
+                ready: HashMap::new(),
+                stop: false,
+            }),
+            changed: Condvar::new(),
+        });
         std::thread::scope(|s| {
-            self.prefetch = Some(Prefetch {
-                rx,
-                waiting: packs.iter().copied().collect(),
-                arrived: HashMap::new(),
-            });
-            s.spawn(move || {
-                for id in packs {
-                    let name = pack_name(&id);
-                    let r = match backend.read(&name) {
-                        Ok(bytes) => match check_object(&name, &bytes) {
-                            Ok(()) => Ok(bytes),
-                            Err(e) => Err(format!("{e}: tampered or damaged, refused")),
-                        },
-                        Err(e) => Err(e.to_string()),
-                    };
-                    if tx.send((id, r)).is_err() {
-                        return;
-                    }
-                }
-            });
+            self.prefetch = Some(prefetch.clone());
+            for _ in 0..PREFETCH_THREADS {
+                let p = prefetch.clone();
+                s.spawn(move || p.work(backend, key));
+            }
             let out = f(self);
-            // Dropping the receiver stops the thread at its next send.
             self.prefetch = None;
+            // Threads finish the read they are in, then stop.
+            prefetch.stop();
             out
         })
     }
