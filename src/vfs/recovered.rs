@@ -520,14 +520,9 @@ impl RecoveredFs {
 
     /// The text of `/.bcpvault-status`.
     pub fn status_text(&self) -> String {
-        let state = match self.view.until() {
-            Some(until) if until > Utc::now() => format!(
-                "unlocked until {} (read-only)",
-                until
-                    .with_timezone(&chrono::Local)
-                    .format("%Y-%m-%d %H:%M %Z")
-            ),
-            _ => format!(
+        let state = match self.view.unlocked_text() {
+            Some(unlocked) => format!("{unlocked} (read-only)"),
+            None => format!(
                 "sealed: waiting for {} executive approvals",
                 self.repo.bundle.threshold
             ),

@@ -883,15 +883,10 @@ impl VaultFs {
 
     /// The text of `/.bcpvault-status`.
     pub fn status_text(&self) -> String {
-        let state = match self.view.until() {
-            Some(until) if until > Utc::now() => format!(
-                "unlocked until {}",
-                until
-                    .with_timezone(&chrono::Local)
-                    .format("%Y-%m-%d %H:%M %Z")
-            ),
-            _ => "sealed".to_string(),
-        };
+        let state = self
+            .view
+            .unlocked_text()
+            .unwrap_or_else(|| "sealed".to_string());
         let quota = match self.write.quota {
             Some(q) => format!("{} of {} bytes", self.stored_bytes(), q),
             None => format!("{} bytes (no quota)", self.stored_bytes()),

@@ -64,4 +64,17 @@ impl ViewState {
             .as_ref()
             .map(|u| u.until)
     }
+
+    /// "unlocked until <local time>" while the unlock lasts (the status files of
+    /// the live and the recovery drive both show it).
+    pub fn unlocked_text(&self) -> Option<String> {
+        self.until().filter(|u| *u > Utc::now()).map(|until| {
+            format!(
+                "unlocked until {}",
+                until
+                    .with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M %Z")
+            )
+        })
+    }
 }
