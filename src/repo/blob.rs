@@ -57,9 +57,22 @@ pub struct PreparedBlob {
 /// Size of the prefix tried first to decide whether a large chunk compresses.
 const PROBE: usize = 64 * 1024;
 
-/// Compresses `plain` at `level` unless that does not help; large chunks are
-/// probed on their first 64 KiB so incompressible data (media, archives, already
-/// encrypted files) costs almost nothing.
+/// Chunks at least this long and at most `4 * PROBE` are judged by the byte
+/// entropy of a sample instead of a zstd probe: a probe would cost a quarter to
+/// all of the compression it tries to avoid.
+const SAMPLED_MIN: usize = 4 * 1024;
+
+/// Bytes of a small chunk whose histogram is measured (start, middle and end).
+const SAMPLE: usize = 4 * 1024;
+
+/// Byte entropy (bits per byte) from which a sample counts as incompressible.
+/// Random bytes measure about 7.95 on a 4 KiB sample; text 4–5.5; executables
+/// and office files with embedded images 5–7.3. zstd gains under 5 % above 7.6.
+const INCOMPRESSIBLE_BITS: f64 = 7.6;
+
+/// Compresses `plain` at `level` unless that does not help. Incompressible data
+/// (media, archives, already encrypted files) costs almost nothing: large chunks
+/// are probed on their first 64 KiB, smaller ones judged by byte entropy.
 pub fn prepare(kind: BlobKind, id: BlobId, plain: Vec<u8>, level: i32) -> PreparedBlob {
     let raw = |plain: Vec<u8>| PreparedBlob {
         kind,
@@ -73,6 +86,8 @@ pub fn prepare(kind: BlobKind, id: BlobId, plain: Vec<u8>, level: i32) -> Prepar
             Ok(probe) if probe.len() * 100 < PROBE * 97 => {}
             _ => return raw(plain),
         }
+    } else if plain.len() >= SAMPLED_MIN && looks_random(&plain) {
+        return raw(plain);
     }
     match compress(&plain, level) {
         Ok(packed) if packed.len() < plain.len() => PreparedBlob {
@@ -84,6 +99,35 @@ pub fn prepare(kind: BlobKind, id: BlobId, plain: Vec<u8>, level: i32) -> Prepar
         },
         _ => raw(plain),
     }
+}
+
+/// Whether samples from the start, middle and end of `data` (at least
+/// [`SAMPLED_MIN`] bytes) have byte entropy of at least [`INCOMPRESSIBLE_BITS`].
+fn looks_random(data: &[u8]) -> bool {
+    let third = SAMPLE / 3;
+    let mid = data.len() / 2 - third / 2;
+    let mut counts = [0u32; 256];
+    let mut n = 0u32;
+    for part in [
+        &data[..third],
+        &data[mid..mid + third],
+        &data[data.len() - third..],
+    ] {
+        for &b in part {
+            counts[usize::from(b)] += 1;
+        }
+        n += part.len() as u32;
+    }
+    let n = f64::from(n);
+    let bits: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum();
+    bits >= INCOMPRESSIBLE_BITS
 }
 
 thread_local! {
@@ -218,6 +262,38 @@ mod tests {
             .collect();
         let r = prepare(BlobKind::Data, BlobId([2; 32]), noise, 3);
         assert_eq!(r.compression, Compression::Raw);
+    }
+
+    #[test]
+    fn small_chunks_are_judged_by_byte_entropy() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let noise: Vec<u8> = (0..48 * 1024)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 32) as u8
+            })
+            .collect();
+        assert!(looks_random(&noise));
+        let r = prepare(BlobKind::Data, BlobId([3; 32]), noise.clone(), 3);
+        assert_eq!(r.compression, Compression::Raw);
+        assert_eq!(r.body.expose(), &noise[..]);
+
+        let csv: Vec<u8> = (0..2_000)
+            .flat_map(|i| format!("{i},tanaka,{},JPY\n", i * 37 % 9_973).into_bytes())
+            .collect();
+        assert!(csv.len() > SAMPLED_MIN && csv.len() < 4 * PROBE);
+        assert!(!looks_random(&csv));
+        let t = prepare(BlobKind::Data, BlobId([4; 32]), csv.clone(), 3);
+        assert_eq!(t.compression, Compression::Zstd);
+        assert!(t.body.len() < csv.len() / 2);
+
+        // Random bytes in the middle of text are not enough to skip compression.
+        let mut mixed = csv.clone();
+        let mid = mixed.len() / 2;
+        mixed[mid - 2_000..mid + 2_000].copy_from_slice(&noise[..4_000]);
+        assert!(!looks_random(&mixed));
     }
 
     #[test]

@@ -428,8 +428,13 @@ impl Repository {
         )
     }
 
-    /// fsync of pack files, and once of each directory holding them.
+    /// Makes pack files and their names durable: one syncfs of the store's file
+    /// system where there is one, else an fsync of each pack and once of each
+    /// directory holding them.
     fn sync_packs(&self, names: &[String]) -> RepoResult<()> {
+        if names.is_empty() || self.backend.sync_filesystem()? {
+            return Ok(());
+        }
         let mut dirs = std::collections::BTreeSet::new();
         for name in names {
             self.backend.sync_file(name)?;
