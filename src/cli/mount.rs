@@ -202,10 +202,18 @@ pub fn run(args: MountArgs) -> Result<()> {
 /// Seals open files and unmounts.
 pub fn umount(args: UmountArgs) -> Result<()> {
     let profile = load_profile(&args.profile)?;
-    client::call(&profile.store, &profile.name, &Request::Umount)?;
     let pid_file = paths::pid_file(&profile.store);
+    let pid = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok());
+    client::call(&profile.store, &profile.name, &Request::Umount)?;
     let start = Instant::now();
-    while pid_file.exists() && start.elapsed() < Duration::from_secs(600) {
+    // The daemon's pid file goes after its last commit; the process (holding the
+    // store's database lock) exits right after. Wait for both, so the next
+    // command finds the store free.
+    while (pid_file.exists() || pid.is_some_and(process_alive))
+        && start.elapsed() < Duration::from_secs(600)
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
     if pid_file.exists() {
@@ -219,4 +227,15 @@ pub fn umount(args: UmountArgs) -> Result<()> {
         profile.name
     );
     Ok(())
+}
+
+/// Whether process `pid` still runs (a zombie has exited: it holds no locks).
+fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            // Field 3, after the parenthesised command name, is the state.
+            let state = stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next());
+            !matches!(state, Some(Some('Z')) | Some(Some('X')))
+        })
+        .unwrap_or(false)
 }

@@ -260,8 +260,11 @@ pub fn serve(profile: &Profile, write: WriteOptions) -> Result<(), DaemonError> 
         tracing::warn!(error = %e, "unmount reported an error");
     }
     let _ = std::fs::remove_file(&socket);
+    let committed = vault.commit();
+    // Last: `bcpvault umount` returns once the pid file is gone (and the process
+    // with it), and a command run right after must find everything committed.
     let _ = std::fs::remove_file(&pid_file);
-    vault.commit()?;
+    committed?;
     Ok(())
 }
 

@@ -35,6 +35,6 @@ pub mod wire;
 pub use backup::{BackupSummary, backup};
 pub use error::{RepoError, RepoResult};
 pub use id::{BlobId, BlobKind, ObjectId};
-pub use pipeline::{BlobWriter, WriteOptions, WriteStats};
+pub use pipeline::{BlobWriter, SealObserver, WriteOptions, WriteStats};
 pub use progress::{NoProgress, Progress};
 pub use repository::{LocalSnapshot, Repository};

@@ -185,6 +185,12 @@ impl PackBuilder {
         self.buf.len()
     }
 
+    /// A copy of the session key, for reading blobs back before the pack is
+    /// indexed under the vault key (the mount's write streams; wiped on drop).
+    pub(crate) fn key_copy(&self) -> SecretKey32 {
+        SecretKey32::from_bytes(self.key.expose())
+    }
+
     /// Appends header, envelope and trailer; names the pack.
     pub fn finish(mut self) -> FinishedPack {
         let mut header = Vec::with_capacity(8 + self.entries.len() * ENTRY_LEN);

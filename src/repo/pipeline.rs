@@ -24,6 +24,7 @@ use super::pack::{FinishedPack, PackBuilder, PackEntry};
 use super::progress::Progress;
 use super::repository::Repository;
 use super::tree::Tree;
+use crate::crypto::SecretKey32;
 
 /// Tuning of one write run.
 #[derive(Debug, Clone)]
@@ -54,6 +55,19 @@ pub struct WriteStats {
     pub packs: IndexMap,
 }
 
+/// Told what a write run stores while it runs. The mount's write streams use it
+/// to read back what they handed over without keeping a plaintext copy: the
+/// chunks in order, and each pack with its session key once it is published.
+pub trait SealObserver: Send + Sync {
+    /// The next chunk of content, in order: its id, plaintext length, and
+    /// whether this run stores it (`false`: the store held it before the run, in
+    /// a pack whose key this run never had).
+    fn chunk(&self, id: &BlobId, len: u32, stored_here: bool);
+    /// A pack of this run is published: its id, blob table (position = nonce
+    /// counter) and session key.
+    fn published(&self, pack: &ObjectId, entries: &[PackEntry], key: &SecretKey32);
+}
+
 struct Job {
     kind: BlobKind,
     id: BlobId,
@@ -63,6 +77,7 @@ struct Job {
 /// Hands blobs to the pipeline; dedups against the store and this run.
 pub struct BlobWriter<'r> {
     repo: &'r Repository,
+    observer: Option<&'r dyn SealObserver>,
     jobs: Option<Sender<Job>>,
     seen: HashSet<BlobId>,
     new_blobs: u64,
@@ -81,13 +96,24 @@ impl<'r> BlobWriter<'r> {
         opts: &WriteOptions,
         f: impl FnOnce(&mut BlobWriter<'r>) -> RepoResult<T>,
     ) -> RepoResult<(T, WriteStats)> {
+        Self::run_observed(repo, opts, None, f)
+    }
+
+    /// Like [`Self::run`], telling `observer` about every content chunk and
+    /// every published pack.
+    pub fn run_observed<T>(
+        repo: &'r Repository,
+        opts: &WriteOptions,
+        observer: Option<&'r dyn SealObserver>,
+        f: impl FnOnce(&mut BlobWriter<'r>) -> RepoResult<T>,
+    ) -> RepoResult<(T, WriteStats)> {
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)
             .clamp(1, 8);
         let (job_tx, job_rx) = bounded::<Job>(4);
         let (blob_tx, blob_rx) = bounded::<PreparedBlob>(4);
-        let (pack_tx, pack_rx) = bounded::<FinishedPack>(0);
+        let (pack_tx, pack_rx) = bounded::<(FinishedPack, SecretKey32)>(0);
         std::thread::scope(|s| {
             for _ in 0..workers {
                 let (rx, tx) = (job_rx.clone(), blob_tx.clone());
@@ -96,9 +122,10 @@ impl<'r> BlobWriter<'r> {
             }
             drop((job_rx, blob_tx));
             let packer = s.spawn(|| pack(repo, opts.pack_size, blob_rx, pack_tx));
-            let writer = s.spawn(|| write(repo, opts.quota, opts.deferred, pack_rx));
+            let writer = s.spawn(|| write(repo, opts, observer, pack_rx));
             let mut bw = BlobWriter {
                 repo,
+                observer,
                 jobs: Some(job_tx),
                 seen: HashSet::new(),
                 new_blobs: 0,
@@ -138,10 +165,20 @@ impl<'r> BlobWriter<'r> {
 
     /// Stores a blob unless present; returns its id.
     pub fn store(&mut self, kind: BlobKind, plain: Vec<u8>) -> RepoResult<BlobId> {
+        self.store_here(kind, plain).map(|(id, _)| id)
+    }
+
+    /// [`Self::store`], also saying whether the blob is in (or queued for) a pack
+    /// of this run rather than one stored before it.
+    fn store_here(&mut self, kind: BlobKind, plain: Vec<u8>) -> RepoResult<(BlobId, bool)> {
         let id = self.repo.hasher().id(&plain);
-        if self.has(&id)? {
+        if self.seen.contains(&id) {
             self.reused_blobs += 1;
-            return Ok(id);
+            return Ok((id, true));
+        }
+        if self.repo.contains(&id)? {
+            self.reused_blobs += 1;
+            return Ok((id, false));
         }
         self.seen.insert(id);
         self.new_blobs += 1;
@@ -149,7 +186,7 @@ impl<'r> BlobWriter<'r> {
         let jobs = self.jobs.as_ref().ok_or(RepoError::PipelineStopped)?;
         jobs.send(Job { kind, id, plain })
             .map_err(|_| RepoError::PipelineStopped)?;
-        Ok(id)
+        Ok((id, true))
     }
 
     /// Stores a tree blob.
@@ -229,7 +266,11 @@ impl<'r> BlobWriter<'r> {
 
     fn store_chunk(&mut self, ids: &mut Vec<(BlobId, u32)>, chunk: Vec<u8>) -> RepoResult<()> {
         let len = chunk.len() as u32;
-        ids.push((self.store(BlobKind::Data, chunk)?, len));
+        let (id, here) = self.store_here(BlobKind::Data, chunk)?;
+        if let Some(observer) = self.observer {
+            observer.chunk(&id, len, here);
+        }
+        ids.push((id, len));
         Ok(())
     }
 }
@@ -247,7 +288,7 @@ fn pack(
     repo: &Repository,
     target: usize,
     rx: Receiver<PreparedBlob>,
-    tx: Sender<FinishedPack>,
+    tx: Sender<(FinishedPack, SecretKey32)>,
 ) -> RepoResult<()> {
     let mut current: Option<PackBuilder> = None;
     for blob in rx {
@@ -258,23 +299,31 @@ fn pack(
         builder.add(&blob);
         if builder.is_full()
             && let Some(full) = current.take()
-            && tx.send(full.finish()).is_err()
+            && tx.send(finish(full)).is_err()
         {
             return Ok(());
         }
     }
     if let Some(last) = current.take().filter(|b| !b.is_empty()) {
-        let _ = tx.send(last.finish());
+        let _ = tx.send(finish(last));
     }
     Ok(())
 }
 
+/// The finished pack with a copy of its session key (for a [`SealObserver`];
+/// wiped on drop either way).
+fn finish(builder: PackBuilder) -> (FinishedPack, SecretKey32) {
+    let key = builder.key_copy();
+    (builder.finish(), key)
+}
+
 fn write(
     repo: &Repository,
-    quota: Option<u64>,
-    deferred: bool,
-    rx: Receiver<FinishedPack>,
+    opts: &WriteOptions,
+    observer: Option<&dyn SealObserver>,
+    rx: Receiver<(FinishedPack, SecretKey32)>,
 ) -> RepoResult<(IndexMap, u64)> {
+    let (quota, deferred) = (opts.quota, opts.deferred);
     let mut used = if quota.is_some() {
         repo.stored_bytes()?
     } else {
@@ -282,7 +331,7 @@ fn write(
     };
     let mut map = IndexMap::default();
     let mut stored = 0u64;
-    for pack in rx {
+    for (pack, key) in rx {
         let size = pack.bytes.len() as u64;
         if let Some(q) = quota
             && used + size > q
@@ -300,6 +349,10 @@ fn write(
         }
         used += size;
         stored += size;
+        if let Some(observer) = observer {
+            observer.published(&pack.id, &pack.entries, &key);
+        }
+        drop(key);
         let FinishedPack { id, entries, .. } = pack;
         map.add_pack(id, entries);
     }

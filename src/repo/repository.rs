@@ -428,11 +428,14 @@ impl Repository {
         )
     }
 
-    /// Makes pack files and their names durable: one syncfs of the store's file
-    /// system where there is one, else an fsync of each pack and once of each
-    /// directory holding them.
+    /// Makes pack files and their names durable: an fsync of each pack and once
+    /// of each directory holding them, or, for a burst of many small packs (a
+    /// folder copied in), one syncfs of the store's file system. syncfs also
+    /// flushes whatever else is dirty on that file system, so a few packs are
+    /// fsynced one by one.
     fn sync_packs(&self, names: &[String]) -> RepoResult<()> {
-        if names.is_empty() || self.backend.sync_filesystem()? {
+        const SYNCFS_FROM: usize = 16;
+        if names.is_empty() || (names.len() >= SYNCFS_FROM && self.backend.sync_filesystem()?) {
             return Ok(());
         }
         let mut dirs = std::collections::BTreeSet::new();

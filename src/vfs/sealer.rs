@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use zeroize::Zeroizing;
 
-use crate::repo::{BlobId, BlobWriter, RepoError, Repository, WriteOptions};
+use crate::repo::{BlobId, BlobWriter, RepoError, Repository, SealObserver, WriteOptions};
 
 /// Pieces in flight between the writer and the pipeline (each at most one FUSE
 /// write or one 1 MiB staging read), so at most a few MiB of plaintext wait.
@@ -84,17 +84,19 @@ pub struct StreamSealer {
 }
 
 impl StreamSealer {
-    /// Starts the pipeline for one file (`what` names it in errors and logs).
+    /// Starts the pipeline for one file (`what` names it in errors and logs),
+    /// reporting chunks and published packs to `observer`.
     pub fn start(
         repo: Arc<Repository>,
         opts: WriteOptions,
         what: PathBuf,
         slot: Slot,
+        observer: Arc<dyn SealObserver>,
     ) -> std::io::Result<StreamSealer> {
         let (tx, rx) = bounded(IN_FLIGHT);
         let worker = std::thread::Builder::new()
             .name("bcpvault-seal".into())
-            .spawn(move || run(&repo, &opts, &what, rx))?;
+            .spawn(move || run(&repo, &opts, &what, &*observer, rx))?;
         Ok(StreamSealer {
             tx: Some(tx),
             worker: Some(worker),
@@ -153,6 +155,7 @@ fn run(
     repo: &Repository,
     opts: &WriteOptions,
     what: &std::path::Path,
+    observer: &dyn SealObserver,
     rx: Receiver<Piece>,
 ) -> Outcome {
     // A channel closed without `End` is an error, so an aborted stream never
@@ -165,7 +168,7 @@ fn run(
             None
         }
     });
-    let ((chunks, size), stats) = BlobWriter::run(repo, opts, |w| {
+    let ((chunks, size), stats) = BlobWriter::run_observed(repo, opts, Some(observer), |w| {
         let sealed = w.content_pieces(pieces)?;
         if !ended.get() {
             let aborted = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "aborted");

@@ -10,6 +10,12 @@
 //!
 //! Spill file layout: block `i` at offset `i × 65,552` (65,536 ciphertext bytes +
 //! 16-byte tag). Blocks never written are holes and read as zeros (sparse files).
+//!
+//! A block a write stream has sealed into published packs is *released*: the
+//! staging forgets its bytes and reads them back through the stream's
+//! [`SealedSource`] (decrypting the stream's own packs) should the writer read
+//! them or the file fall back to sealing from here. So a file written front to
+//! back keeps only what its stream has not sealed yet, not a second copy.
 
 use std::fs::File;
 use std::io::Read;
@@ -65,9 +71,16 @@ impl MemoryBudget {
     }
 }
 
+/// Where released blocks are read back from (a write stream's sealed output).
+pub trait SealedSource: Send + Sync {
+    /// Exactly `len` plaintext bytes at file offset `offset`, all of them sealed.
+    fn read(&self, offset: u64, len: usize) -> VfsResult<Zeroizing<Vec<u8>>>;
+}
+
 enum Block {
     Memory(Zeroizing<Vec<u8>>),
     Spilled([u8; 12]),
+    Sealed(Arc<dyn SealedSource>),
 }
 
 struct Spill {
@@ -111,6 +124,35 @@ impl Staging {
             .count()
     }
 
+    /// Blocks released to a write stream (held only in its packs).
+    pub fn sealed_blocks(&self) -> usize {
+        self.blocks
+            .iter()
+            .filter(|b| matches!(b, Some(Block::Sealed(_))))
+            .count()
+    }
+
+    /// Forgets block `i`'s bytes: `source` holds them sealed. The caller
+    /// guarantees that the whole block, as staged now, is what `source` sealed.
+    pub fn release(&mut self, i: usize, source: &Arc<dyn SealedSource>) {
+        let Some(block) = self.blocks.get_mut(i) else {
+            return;
+        };
+        let was = block.replace(Block::Sealed(source.clone()));
+        match was {
+            Some(Block::Memory(_)) => {
+                self.in_memory -= 1;
+                self.budget.give(1);
+            }
+            Some(Block::Spilled(_)) => {
+                if let Some(spill) = &self.spill {
+                    free_spilled(&spill.file, i as u64 * SPILL_STRIDE);
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn spill_file(&mut self) -> VfsResult<&Spill> {
         if self.spill.is_none() {
             std::fs::create_dir_all(&self.spill_dir)
@@ -144,6 +186,15 @@ impl Staging {
                     VfsError::Damaged("a staging block failed authentication".into())
                 })?;
                 Ok(Zeroizing::new(plain.expose().to_vec()))
+            }
+            Some(Block::Sealed(source)) => {
+                let block = source.read(i as u64 * BLOCK as u64, BLOCK)?;
+                if block.len() != BLOCK {
+                    return Err(VfsError::Damaged(
+                        "a released staging block came back short".into(),
+                    ));
+                }
+                Ok(block)
             }
         }
     }
@@ -245,6 +296,22 @@ impl Staging {
             pos: 0,
         }
     }
+}
+
+/// Gives a released block's ciphertext back to the file system (a hole), so a
+/// long streamed file's spill file does not grow with it. Best effort: where
+/// holes cannot be punched the ciphertext just stays until the file goes.
+fn free_spilled(file: &File, at: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{FallocateFlags, fallocate};
+        let flags = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
+        if let Err(e) = fallocate(file, flags, at, SPILL_STRIDE) {
+            tracing::debug!(error = %e, "cannot punch a hole in a staging file");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, at);
 }
 
 impl Drop for Staging {

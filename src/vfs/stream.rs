@@ -9,12 +9,17 @@
 //! or too much scattered data means the file is not being streamed: the stream
 //! is dropped and the file is sealed from its staging at close, as before.
 //!
-//! The staging always holds the full content as well (the writer's read-back and
-//! the fallback need it); streaming only moves the sealing work earlier.
+//! Blocks the stream has sealed into published packs are released from the
+//! staging (see `readback.rs`): the writer's read-back and the fallback read them
+//! back from the stream's packs, so the file is not staged a second time.
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
+use super::readback::{Readable, StreamReadback};
 use super::sealer::StreamSealer;
+use super::staging::{BLOCK, SealedSource, Staging};
 use crate::repo::BlobId;
 
 /// Bytes written beyond the contiguous prefix that may wait for a gap to fill.
@@ -102,6 +107,35 @@ pub struct WriteStream {
     pub base_len: u64,
     /// The running pipeline (`base_len + fed() == prefix.end()` between writes).
     pub sealer: Option<StreamSealer>,
+    /// What the current or last pipeline sealed, for releasing staging blocks.
+    pub readback: Option<Arc<StreamReadback>>,
+    /// Next staging block to consider for release.
+    pub next_release: usize,
+}
+
+impl WriteStream {
+    /// Releases the staging blocks the stream has sealed since the last call, in
+    /// order, stopping at the first one not sealed yet. Blocks touching a dedup
+    /// hit stay staged for good; so does a block straddling the stream's origin.
+    pub fn release_sealed(&mut self, staging: &mut Staging) {
+        let Some(readback) = &self.readback else {
+            return;
+        };
+        let block = BLOCK as u64;
+        let source: Arc<dyn SealedSource> = readback.clone();
+        self.next_release = self
+            .next_release
+            .max(readback.origin().div_ceil(block) as usize);
+        loop {
+            let start = self.next_release as u64 * block;
+            match readback.readable(start, start + block) {
+                Readable::Yes => staging.release(self.next_release, &source),
+                Readable::Never => {}
+                Readable::NotYet => return,
+            }
+            self.next_release += 1;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use super::handles::{Access, FileState, Handle, HandleTable, OpenFile};
 use super::history::{HISTORY_NAME, History, is_history};
 use super::inode::{Ino, InodeKind, ROOT};
 use super::namespace::{AttrChange, Namespace, now_ns};
+use super::readback::StreamReadback;
 use super::sealer::{StreamSealer, StreamSlots};
 use super::staging::{MemoryBudget, Staging};
 use super::stream::{Advance, WriteStream};
@@ -661,10 +662,13 @@ impl VaultFs {
                 return;
             };
             let what = PathBuf::from(format!("inode {ino}"));
-            match StreamSealer::start(self.repo.clone(), self.write.clone(), what, slot) {
+            let readback = Arc::new(StreamReadback::new(self.repo.clone(), stream.base_len));
+            let observer: Arc<dyn crate::repo::SealObserver> = readback.clone();
+            match StreamSealer::start(self.repo.clone(), self.write.clone(), what, slot, observer) {
                 Ok(mut sealer) => {
                     let ok = feed_from(&mut sealer, staging, stream.base_len, end);
                     stream.sealer = Some(sealer);
+                    stream.readback = Some(readback);
                     ok
                 }
                 Err(e) => {
@@ -675,7 +679,9 @@ impl VaultFs {
         } else {
             true
         };
-        if !fed {
+        if fed {
+            stream.release_sealed(staging);
+        } else {
             st.stream = None;
         }
     }
@@ -835,6 +841,8 @@ impl VaultFs {
             st.stream = None;
             return None;
         };
+        // Everything the finished pipeline sealed is published now.
+        stream.release_sealed(staging);
         stream.base.extend(tail_chunks);
         stream.base_len = size;
         Some((stream.base.clone(), stored))

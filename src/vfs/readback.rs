@@ -1,0 +1,215 @@
+//! Reading back what a write stream has sealed, while its file is still open.
+//!
+//! The stream's pipeline reports each chunk in order and each pack with its
+//! session key once published ([`SealObserver`]). With that, a staging block the
+//! stream fully covers can be released ([`Staging::release`]) and read back later
+//! by decrypting the stream's own packs — so a large file written front to back
+//! is not kept twice (once sealed, once staged) until close.
+//!
+//! A chunk the store held before the stream (a dedup hit) sits in a pack whose
+//! session key only the vault's private key opens; blocks touching one are never
+//! released and stay staged. The keys held here are wiped when the last staging
+//! block referring to them goes (the file's last handle is released).
+//!
+//! [`Staging::release`]: super::staging::Staging::release
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use zeroize::Zeroizing;
+
+use crate::backend::ReadBackend;
+use crate::crypto::SecretKey32;
+use crate::repo::blob;
+use crate::repo::id::pack_name;
+use crate::repo::pack::PackEntry;
+use crate::repo::{BlobId, ObjectId, Repository, SealObserver};
+
+use super::error::{VfsError, VfsResult};
+use super::staging::SealedSource;
+
+/// Whether a byte range can be read back from the stream's packs.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Readable {
+    /// Every chunk covering it is in a published pack of the stream.
+    Yes,
+    /// Not yet: the stream has not cut or published all of it.
+    NotYet,
+    /// Never: a chunk covering it is a dedup hit in a pack the stream cannot open.
+    Never,
+}
+
+struct Chunk {
+    /// File offset of the chunk's first byte.
+    start: u64,
+    len: u32,
+    id: BlobId,
+    stored_here: bool,
+}
+
+struct Located {
+    pack: ObjectId,
+    entry: PackEntry,
+    /// Position in the pack: the blob's nonce counter.
+    index: u32,
+    key: Arc<SecretKey32>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Chunks in file order, contiguous from the origin.
+    chunks: Vec<Chunk>,
+    /// File offset where the last chunk ends.
+    end: u64,
+    located: HashMap<BlobId, Located>,
+    /// The last chunk decrypted (reads come in blocks smaller than a chunk).
+    last: Option<(BlobId, Zeroizing<Vec<u8>>)>,
+}
+
+/// One write stream's sealed output, as far as it goes.
+pub struct StreamReadback {
+    repo: Arc<Repository>,
+    origin: u64,
+    state: Mutex<State>,
+}
+
+impl StreamReadback {
+    /// For a stream whose first byte is at file offset `origin`.
+    pub fn new(repo: Arc<Repository>, origin: u64) -> StreamReadback {
+        StreamReadback {
+            repo,
+            origin,
+            state: Mutex::new(State {
+                end: origin,
+                ..State::default()
+            }),
+        }
+    }
+
+    /// File offset of the stream's first byte.
+    pub fn origin(&self) -> u64 {
+        self.origin
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `[start, end)` can be read back now.
+    pub fn readable(&self, start: u64, end: u64) -> Readable {
+        let st = self.lock();
+        if start < self.origin || end > st.end {
+            return Readable::NotYet;
+        }
+        let mut verdict = Readable::Yes;
+        for c in covering(&st.chunks, start, end) {
+            if !c.stored_here {
+                return Readable::Never;
+            }
+            if !st.located.contains_key(&c.id) {
+                verdict = Readable::NotYet;
+            }
+        }
+        verdict
+    }
+
+    fn plaintext(&self, st: &mut State, id: &BlobId) -> VfsResult<Zeroizing<Vec<u8>>> {
+        if let Some((last, plain)) = &st.last
+            && last == id
+        {
+            return Ok(plain.clone());
+        }
+        let loc = st.located.get(id).ok_or_else(|| {
+            VfsError::Damaged(format!(
+                "chunk {} is not in a pack of its stream",
+                id.short()
+            ))
+        })?;
+        let e = &loc.entry;
+        let ct = self
+            .repo
+            .backend()
+            .read_range(
+                &pack_name(&loc.pack),
+                u64::from(e.offset),
+                u64::from(e.length),
+            )
+            .map_err(|e| VfsError::from_repo(e.into()))?;
+        let plain = blob::open(
+            &loc.key,
+            loc.index,
+            e.kind,
+            id,
+            e.compression,
+            e.raw_len,
+            &ct,
+        )
+        .map_err(|e| VfsError::Damaged(format!("reading back a streamed chunk: {e}")))?;
+        let plain = Zeroizing::new(plain.expose().to_vec());
+        st.last = Some((*id, plain.clone()));
+        Ok(plain)
+    }
+}
+
+/// The chunks overlapping `[start, end)`.
+fn covering(chunks: &[Chunk], start: u64, end: u64) -> impl Iterator<Item = &Chunk> {
+    let first = chunks.partition_point(|c| c.start + u64::from(c.len) <= start);
+    chunks[first..].iter().take_while(move |c| c.start < end)
+}
+
+impl SealedSource for StreamReadback {
+    fn read(&self, offset: u64, len: usize) -> VfsResult<Zeroizing<Vec<u8>>> {
+        let end = offset + len as u64;
+        if self.readable(offset, end) != Readable::Yes {
+            return Err(VfsError::Damaged(
+                "a released staging block is not sealed".into(),
+            ));
+        }
+        let mut st = self.lock();
+        let wanted: Vec<(u64, u32, BlobId)> = covering(&st.chunks, offset, end)
+            .map(|c| (c.start, c.len, c.id))
+            .collect();
+        let mut out = Zeroizing::new(Vec::with_capacity(len));
+        for (start, chunk_len, id) in wanted {
+            let plain = self.plaintext(&mut st, &id)?;
+            if plain.len() != chunk_len as usize {
+                return Err(VfsError::Damaged(format!(
+                    "streamed chunk {} decrypted to {} bytes, expected {chunk_len}",
+                    id.short(),
+                    plain.len()
+                )));
+            }
+            let from = offset.max(start) - start;
+            let to = end.min(start + u64::from(chunk_len)) - start;
+            out.extend_from_slice(&plain[from as usize..to as usize]);
+        }
+        Ok(out)
+    }
+}
+
+impl SealObserver for StreamReadback {
+    fn chunk(&self, id: &BlobId, len: u32, stored_here: bool) {
+        let mut st = self.lock();
+        let start = st.end;
+        st.end += u64::from(len);
+        st.chunks.push(Chunk {
+            start,
+            len,
+            id: *id,
+            stored_here,
+        });
+    }
+
+    fn published(&self, pack: &ObjectId, entries: &[PackEntry], key: &SecretKey32) {
+        let key = Arc::new(SecretKey32::from_bytes(key.expose()));
+        let mut st = self.lock();
+        for (index, entry) in entries.iter().enumerate() {
+            st.located.entry(entry.id).or_insert_with(|| Located {
+                pack: *pack,
+                entry: *entry,
+                index: index as u32,
+                key: key.clone(),
+            });
+        }
+    }
+}
