@@ -229,6 +229,22 @@ fn at_most_four_files_stream_at_once_and_the_rest_seal_from_staging() {
     }
 }
 
+/// `data` written front to back in 1 MiB writes to a file opened empty for
+/// reading and writing; the file stays open.
+fn written_and_open(path: &std::path::Path, data: &[u8]) -> fs::File {
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .unwrap();
+    for piece in data.chunks(MIB) {
+        f.write_all(piece).unwrap();
+    }
+    f
+}
+
 /// Staged plaintext the drive holds in memory (its status file).
 fn pending(m: &MountedVault) -> u64 {
     let status = fs::read_to_string(m.path(".bcpvault-status")).unwrap();
@@ -267,16 +283,7 @@ fn a_streamed_file_is_not_staged_a_second_time_and_still_reads_back() {
     let m = MountedVault::new();
     let mut data = noise(160 * MIB + 12_345, 21);
     let path = m.path("vm-disk.img");
-    let mut f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&path)
-        .unwrap();
-    for piece in data.chunks(MIB) {
-        f.write_all(piece).unwrap();
-    }
+    let mut f = written_and_open(&path, &data);
     let spilled = spilled_bytes(&m);
     assert!(
         spilled < 32 * MIB as u64,
@@ -328,16 +335,7 @@ fn a_stream_over_data_stored_before_keeps_those_blocks_and_reads_back_everything
     let mut data = old.clone();
     data.extend(noise(40 * MIB + 4_321, 32));
     let path = m.path("report-v2.pdf");
-    let mut f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&path)
-        .unwrap();
-    for piece in data.chunks(MIB) {
-        f.write_all(piece).unwrap();
-    }
+    let mut f = written_and_open(&path, &data);
     // After fsync the new part is released; the old part is not, up to its last
     // chunk boundary (the chunk that ran to v1's end differs in v2: a new chunk,
     // released with the rest; chunks are at most 4 MiB).
