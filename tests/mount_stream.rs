@@ -335,7 +335,7 @@ fn a_stream_over_data_stored_before_keeps_those_blocks_and_reads_back_everything
     let mut data = old.clone();
     data.extend(noise(40 * MIB + 4_321, 32));
     let path = m.path("report-v2.pdf");
-    let mut f = written_and_open(&path, &data);
+    let f = written_and_open(&path, &data);
     // After fsync the new part is released; the old part is not, up to its last
     // chunk boundary (the chunk that ran to v1's end differs in v2: a new chunk,
     // released with the rest; chunks are at most 4 MiB).
