@@ -230,12 +230,14 @@ impl Staging {
             let i = (pos / BLOCK as u64) as usize;
             let within = (pos % BLOCK as u64) as usize;
             let n = rest.len().min(BLOCK - within);
-            let mut block = if within == 0 && n == BLOCK {
-                Zeroizing::new(vec![0u8; BLOCK])
+            let block = if within == 0 && n == BLOCK {
+                // A whole block: copied once, not zeroed first.
+                Zeroizing::new(rest[..n].to_vec())
             } else {
-                self.read_block(i)?
+                let mut block = self.read_block(i)?;
+                block[within..within + n].copy_from_slice(&rest[..n]);
+                block
             };
-            block[within..within + n].copy_from_slice(&rest[..n]);
             self.store_block(i, block)?;
             pos += n as u64;
             rest = &rest[n..];
