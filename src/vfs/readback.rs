@@ -97,20 +97,7 @@ impl StreamReadback {
 
     /// Whether `[start, end)` can be read back now.
     pub fn readable(&self, start: u64, end: u64) -> Readable {
-        let st = self.lock();
-        if start < self.origin || end > st.end {
-            return Readable::NotYet;
-        }
-        let mut verdict = Readable::Yes;
-        for c in covering(&st.chunks, start, end) {
-            if !c.stored_here {
-                return Readable::Never;
-            }
-            if !st.located.contains_key(&c.id) {
-                verdict = Readable::NotYet;
-            }
-        }
-        verdict
+        self.lock().readable(self.origin, start, end)
     }
 
     fn plaintext(&self, st: &mut State, id: &BlobId) -> VfsResult<Zeroizing<Vec<u8>>> {
@@ -148,6 +135,47 @@ impl StreamReadback {
         let plain = Zeroizing::new(plain.expose().to_vec());
         st.last = Some((*id, plain.clone()));
         Ok(plain)
+    }
+}
+
+impl State {
+    fn readable(&self, origin: u64, start: u64, end: u64) -> Readable {
+        if start < origin || end > self.end {
+            return Readable::NotYet;
+        }
+        let mut verdict = Readable::Yes;
+        for c in covering(&self.chunks, start, end) {
+            if !c.stored_here {
+                return Readable::Never;
+            }
+            if !self.located.contains_key(&c.id) {
+                verdict = Readable::NotYet;
+            }
+        }
+        verdict
+    }
+
+    fn chunk(&mut self, id: &BlobId, len: u32, stored_here: bool) {
+        let start = self.end;
+        self.end += u64::from(len);
+        self.chunks.push(Chunk {
+            start,
+            len,
+            id: *id,
+            stored_here,
+        });
+    }
+
+    fn published(&mut self, pack: &ObjectId, entries: &[PackEntry], key: &SecretKey32) {
+        let key = Arc::new(SecretKey32::from_bytes(key.expose()));
+        for (index, entry) in entries.iter().enumerate() {
+            self.located.entry(entry.id).or_insert_with(|| Located {
+                pack: *pack,
+                entry: *entry,
+                index: index as u32,
+                key: key.clone(),
+            });
+        }
     }
 }
 
@@ -189,27 +217,74 @@ impl SealedSource for StreamReadback {
 
 impl SealObserver for StreamReadback {
     fn chunk(&self, id: &BlobId, len: u32, stored_here: bool) {
-        let mut st = self.lock();
-        let start = st.end;
-        st.end += u64::from(len);
-        st.chunks.push(Chunk {
-            start,
-            len,
-            id: *id,
-            stored_here,
-        });
+        self.lock().chunk(id, len, stored_here);
     }
 
     fn published(&self, pack: &ObjectId, entries: &[PackEntry], key: &SecretKey32) {
-        let key = Arc::new(SecretKey32::from_bytes(key.expose()));
-        let mut st = self.lock();
-        for (index, entry) in entries.iter().enumerate() {
-            st.located.entry(entry.id).or_insert_with(|| Located {
-                pack: *pack,
-                entry: *entry,
-                index: index as u32,
-                key: key.clone(),
-            });
+        self.lock().published(pack, entries, key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::BlobKind;
+    use crate::repo::blob::Compression;
+
+    const K: u32 = 1024;
+
+    fn entry(id: BlobId) -> PackEntry {
+        PackEntry {
+            kind: BlobKind::Data,
+            compression: Compression::Raw,
+            id,
+            offset: 5,
+            length: 16,
+            raw_len: 0,
         }
+    }
+
+    #[test]
+    fn ranges_become_readable_as_their_chunks_are_published() {
+        // A stream starting at 100 KiB: chunks of 300, 200 (stored before) and 500 KiB.
+        let origin = 100 * u64::from(K);
+        let mut st = State {
+            end: origin,
+            ..State::default()
+        };
+        let (a, b, c) = (BlobId([1; 32]), BlobId([2; 32]), BlobId([3; 32]));
+        st.chunk(&a, 300 * K, true);
+        st.chunk(&b, 200 * K, false);
+        st.chunk(&c, 500 * K, true);
+        let at = |kib: u64| kib * u64::from(K);
+
+        assert_eq!(st.readable(origin, at(100), at(164)), Readable::NotYet);
+        st.published(&ObjectId([9; 32]), &[entry(a)], &SecretKey32::random());
+        assert_eq!(st.readable(origin, at(100), at(164)), Readable::Yes);
+        assert_eq!(st.readable(origin, at(336), at(400)), Readable::Yes);
+        // Straddling the origin: part of it belongs to what came before the stream.
+        assert_eq!(st.readable(origin, at(64), at(128)), Readable::NotYet);
+        // Touching the chunk stored before: never.
+        assert_eq!(st.readable(origin, at(380), at(444)), Readable::Never);
+        assert_eq!(st.readable(origin, at(600), at(664)), Readable::NotYet);
+        st.published(&ObjectId([8; 32]), &[entry(c)], &SecretKey32::random());
+        assert_eq!(st.readable(origin, at(600), at(664)), Readable::Yes);
+        // Past the last chunk cut so far.
+        assert_eq!(st.readable(origin, at(1_090), at(1_154)), Readable::NotYet);
+    }
+
+    #[test]
+    fn covering_finds_exactly_the_overlapping_chunks() {
+        let mut st = State::default();
+        for i in 0..4u8 {
+            st.chunk(&BlobId([i; 32]), 10, true);
+        }
+        let ids =
+            |s: u64, e: u64| -> Vec<u8> { covering(&st.chunks, s, e).map(|c| c.id.0[0]).collect() };
+        assert_eq!(ids(0, 10), vec![0]);
+        assert_eq!(ids(9, 11), vec![0, 1]);
+        assert_eq!(ids(10, 30), vec![1, 2]);
+        assert_eq!(ids(35, 40), vec![3]);
+        assert!(ids(40, 50).is_empty());
     }
 }
