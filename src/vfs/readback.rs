@@ -100,11 +100,11 @@ impl StreamReadback {
         self.lock().readable(self.origin, start, end)
     }
 
-    fn plaintext(&self, st: &mut State, id: &BlobId) -> VfsResult<Zeroizing<Vec<u8>>> {
-        if let Some((last, plain)) = &st.last
-            && last == id
-        {
-            return Ok(plain.clone());
+    /// Makes `st.last` the plaintext of chunk `id` (decrypting it unless it is
+    /// already), so block-sized reads copy out of one decryption per chunk.
+    fn load(&self, st: &mut State, id: &BlobId) -> VfsResult<()> {
+        if st.last.as_ref().is_some_and(|(last, _)| last == id) {
+            return Ok(());
         }
         let loc = st.located.get(id).ok_or_else(|| {
             VfsError::Damaged(format!(
@@ -132,9 +132,8 @@ impl StreamReadback {
             &ct,
         )
         .map_err(|e| VfsError::Damaged(format!("reading back a streamed chunk: {e}")))?;
-        let plain = Zeroizing::new(plain.expose().to_vec());
-        st.last = Some((*id, plain.clone()));
-        Ok(plain)
+        st.last = Some((*id, Zeroizing::new(plain.expose().to_vec())));
+        Ok(())
     }
 }
 
@@ -199,7 +198,10 @@ impl SealedSource for StreamReadback {
             .collect();
         let mut out = Zeroizing::new(Vec::with_capacity(len));
         for (start, chunk_len, id) in wanted {
-            let plain = self.plaintext(&mut st, &id)?;
+            self.load(&mut st, &id)?;
+            let Some((_, plain)) = &st.last else {
+                return Err(VfsError::Damaged("a streamed chunk did not load".into()));
+            };
             if plain.len() != chunk_len as usize {
                 return Err(VfsError::Damaged(format!(
                     "streamed chunk {} decrypted to {} bytes, expected {chunk_len}",
