@@ -19,14 +19,24 @@ use vault::noise;
 
 const MIB: usize = 1024 * 1024;
 
-/// The drive's count of files sealed by their write stream.
-fn streamed(m: &MountedVault) -> u64 {
+/// A count from the drive's status file, on the line starting with `label`.
+fn status_count(m: &MountedVault, label: &str) -> u64 {
     let status = fs::read_to_string(m.path(".bcpvault-status")).unwrap();
     let line = status
         .lines()
-        .find_map(|l| l.strip_prefix("files sealed while being written: "))
-        .unwrap_or_else(|| panic!("no stream count in the status file:\n{status}"));
+        .find_map(|l| l.strip_prefix(label))
+        .unwrap_or_else(|| panic!("no line {label:?} in the status file:\n{status}"));
     line.trim().parse().unwrap()
+}
+
+/// The drive's count of files sealed by their write stream.
+fn streamed(m: &MountedVault) -> u64 {
+    status_count(m, "files sealed while being written: ")
+}
+
+/// The drive's count of small files whose tail was prepared ahead of close.
+fn prepared(m: &MountedVault) -> u64 {
+    status_count(m, "files prepared ahead of close: ")
 }
 
 /// Tests here run one at a time: a test thread that spawns a process (the CLI,
@@ -365,4 +375,55 @@ fn a_stream_over_data_stored_before_keeps_those_blocks_and_reads_back_everything
         "content differs after close"
     );
     assert_eq!(fs::read(m.path("report-v1.pdf")).unwrap(), old);
+}
+
+#[test]
+fn small_files_prepared_ahead_of_close_hold_their_latest_content() {
+    let _one = serial();
+    let m = MountedVault::new();
+    let before = prepared(&m);
+
+    // A copy program: whole buffers, then a short last write, then close.
+    let copied = noise(128 * 1024 + 5_000, 21);
+    let mut f = fresh(m.path("copied.bin"));
+    f.write_all(&copied[..128 * 1024]).unwrap();
+    f.write_all(&copied[128 * 1024..]).unwrap();
+    drop(f);
+    assert_eq!(
+        prepared(&m),
+        before + 1,
+        "the short last write was prepared"
+    );
+
+    // Writes after a final-looking one: what was prepared is stale and dropped.
+    let mut grown = noise(3_000, 22);
+    let mut f = fresh(m.path("grown.txt"));
+    f.write_all(&grown).unwrap();
+    let more = noise(7_001, 23);
+    f.write_all(&more).unwrap();
+    grown.extend_from_slice(&more);
+    // A whole page last: not final-looking, so nothing prepared is current.
+    let page = noise(4096, 25);
+    f.write_all_at(&page, 0).unwrap();
+    grown[..4096].copy_from_slice(&page);
+    drop(f);
+
+    // Cut after the short write.
+    let cut = noise(9_999, 24);
+    let f = fresh(m.path("cut.txt"));
+    f.write_all_at(&cut, 0).unwrap();
+    f.set_len(4_000).unwrap();
+    drop(f);
+    assert_eq!(
+        prepared(&m),
+        before + 1,
+        "files changed after their last short write were sealed from staging"
+    );
+
+    m.umount();
+    m.mount();
+    m.unlock();
+    assert_eq!(fs::read(m.path("copied.bin")).unwrap(), copied);
+    assert_eq!(fs::read(m.path("grown.txt")).unwrap(), grown);
+    assert_eq!(fs::read(m.path("cut.txt")).unwrap(), &cut[..4_000]);
 }

@@ -25,7 +25,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 use sha2::{Digest, Sha256};
 
@@ -153,6 +153,11 @@ fn frame(body: &[u8]) -> Vec<u8> {
 
 /// Splits a journal file into the batches of its intact prefix.
 pub fn parse(bytes: &[u8]) -> Vec<Batch> {
+    parse_prefix(bytes).0
+}
+
+/// The batches of the intact prefix and its length in bytes.
+fn parse_prefix(bytes: &[u8]) -> (Vec<Batch>, usize) {
     let mut out = Vec::new();
     let mut rest = bytes;
     while rest.len() >= 12 {
@@ -169,55 +174,123 @@ pub fn parse(bytes: &[u8]) -> Vec<Batch> {
         }
         rest = &rest[12 + len..];
     }
-    out
+    let used = bytes.len() - rest.len();
+    (out, used)
 }
 
-/// The open journal file.
+/// The journal: `<store>/journal`, and while a checkpoint runs, the batches
+/// before it in `<store>/journal.old`.
+///
+/// Appending a batch and applying it to sled happen under a shared gate
+/// ([`AppendGuard`]); a checkpoint closes the gate only to rotate the file, so
+/// every batch in `journal.old` is applied to sled before the (slow) flush
+/// starts, and writers go on appending to the new file during the flush.
 pub struct Journal {
     path: PathBuf,
+    old: PathBuf,
     file: Mutex<File>,
+    gate: RwLock<()>,
+    checkpointing: Mutex<()>,
+}
+
+/// Held from a batch's append until it is applied to sled (see [`Journal`]).
+pub struct AppendGuard<'a> {
+    _gate: RwLockReadGuard<'a, ()>,
+}
+
+fn open_append(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(path)
 }
 
 impl Journal {
     /// Opens (creating) the journal at `path` for appending.
     pub fn open(path: &Path) -> std::io::Result<Journal> {
-        let file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(path)?;
+        let mut old = path.as_os_str().to_owned();
+        old.push(".old");
         Ok(Journal {
             path: path.to_path_buf(),
-            file: Mutex::new(file),
+            old: PathBuf::from(old),
+            file: Mutex::new(open_append(path)?),
+            gate: RwLock::new(()),
+            checkpointing: Mutex::new(()),
         })
     }
 
-    /// The batches currently in the journal (its intact prefix).
+    /// The batches a crash left: the intact prefix of `journal.old`, then (only
+    /// if that file is intact to its end) of `journal`.
     pub fn read_all(&self) -> std::io::Result<Vec<Batch>> {
+        let mut out = Vec::new();
+        match std::fs::read(&self.old) {
+            Ok(bytes) => {
+                let (batches, used) = parse_prefix(&bytes);
+                out = batches;
+                if used < bytes.len() {
+                    return Ok(out);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
         let mut bytes = Vec::new();
         File::open(&self.path)?.read_to_end(&mut bytes)?;
-        Ok(parse(&bytes))
+        out.extend(parse(&bytes));
+        Ok(out)
     }
 
     /// Appends one batch with a single `write(2)`; when this returns the batch
-    /// survives a crash of the process (not yet a power loss).
-    pub fn append(&self, batch: &Batch) -> std::io::Result<()> {
+    /// survives a crash of the process (not yet a power loss). Apply it to sled
+    /// before dropping the guard.
+    pub fn append(&self, batch: &Batch) -> std::io::Result<AppendGuard<'_>> {
+        let gate = self.gate.read().unwrap_or_else(|p| p.into_inner());
         let record = frame(&batch.encode());
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        file.write_all(&record)
+        file.write_all(&record)?;
+        Ok(AppendGuard { _gate: gate })
     }
 
-    /// Runs `checkpoint` while no batch can be appended, then empties the journal.
-    /// `checkpoint` must make everything journaled so far durable elsewhere.
-    /// A failure to empty the journal goes through `io_error`.
-    pub fn checkpoint<E>(
+    /// Checkpoints: with appends paused, `rotated` runs and the journal moves
+    /// to `journal.old` (appends go on into a new `journal`); then `checkpoint`
+    /// gets what `rotated` returned and must make every batch so far durable
+    /// elsewhere; then `journal.old` is removed. A failure to move or remove the
+    /// files goes through `io_error`; after a failed checkpoint the next one
+    /// carries the old batches over.
+    pub fn checkpoint<T, E>(
         &self,
-        checkpoint: impl FnOnce() -> Result<(), E>,
-        io_error: impl FnOnce(std::io::Error) -> E,
+        rotated: impl FnOnce() -> T,
+        checkpoint: impl FnOnce(T) -> Result<(), E>,
+        io_error: impl Fn(std::io::Error) -> E,
     ) -> Result<(), E> {
-        let file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        checkpoint()?;
-        file.set_len(0).map_err(io_error)
+        let _one = self.checkpointing.lock().unwrap_or_else(|p| p.into_inner());
+        let taken = {
+            let _gate = self.gate.write().unwrap_or_else(|p| p.into_inner());
+            let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+            self.rotate(&mut file).map_err(&io_error)?;
+            rotated()
+        };
+        checkpoint(taken)?;
+        match std::fs::remove_file(&self.old) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Moves the current journal's batches into `journal.old` and starts an
+    /// empty `journal` (appends are paused by the caller).
+    fn rotate(&self, file: &mut File) -> std::io::Result<()> {
+        if self.old.exists() {
+            // A failed checkpoint left its batches there: keep them first.
+            let mut bytes = Vec::new();
+            File::open(&self.path)?.read_to_end(&mut bytes)?;
+            open_append(&self.old)?.write_all(&bytes)?;
+            return file.set_len(0);
+        }
+        std::fs::rename(&self.path, &self.old)?;
+        *file = open_append(&self.path)?;
+        Ok(())
     }
 }
 
@@ -256,5 +329,70 @@ mod tests {
         let last = flipped.len() - 1;
         flipped[last] ^= 1;
         assert_eq!(parse(&flipped).len(), 1);
+    }
+
+    fn numbered(n: u8) -> Batch {
+        let mut b = Batch::default();
+        b.put("t", vec![n], vec![n]);
+        b
+    }
+
+    #[test]
+    fn writers_append_to_a_new_file_while_a_checkpoint_flushes() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("journal")).unwrap();
+        drop(j.append(&numbered(1)).unwrap());
+        let mut seen_during = Vec::new();
+        j.checkpoint(
+            || (),
+            |()| -> Result<(), std::io::Error> {
+                // The flush runs with the gate open: an append here must not block,
+                // and a crash now must replay the old batch first, then the new one.
+                drop(j.append(&numbered(2)).unwrap());
+                seen_during = j.read_all().unwrap();
+                Ok(())
+            },
+            |e| e,
+        )
+        .unwrap();
+        assert_eq!(seen_during, vec![numbered(1), numbered(2)]);
+        assert_eq!(j.read_all().unwrap(), vec![numbered(2)]);
+        assert!(!dir.path().join("journal.old").exists());
+    }
+
+    #[test]
+    fn a_failed_checkpoint_keeps_its_batches_for_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("journal")).unwrap();
+        drop(j.append(&numbered(1)).unwrap());
+        let failed = j.checkpoint(|| (), |()| Err(std::io::Error::other("disk full")), |e| e);
+        assert!(failed.is_err());
+        drop(j.append(&numbered(2)).unwrap());
+        assert_eq!(j.read_all().unwrap(), vec![numbered(1), numbered(2)]);
+        let mut during = Vec::new();
+        j.checkpoint(
+            || (),
+            |()| -> Result<(), std::io::Error> {
+                during = j.read_all().unwrap();
+                Ok(())
+            },
+            |e| e,
+        )
+        .unwrap();
+        assert_eq!(during, vec![numbered(1), numbered(2)]);
+        assert!(j.read_all().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_torn_old_file_hides_the_newer_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        let mut old = frame(&numbered(1).encode());
+        old.extend_from_slice(&frame(&numbered(2).encode())[..7]);
+        std::fs::write(dir.path().join("journal.old"), old).unwrap();
+        std::fs::write(&path, frame(&numbered(3).encode())).unwrap();
+        let j = Journal::open(&path).unwrap();
+        // Batch 3 may build on the torn batch 2: only the consistent prefix counts.
+        assert_eq!(j.read_all().unwrap(), vec![numbered(1)]);
     }
 }

@@ -368,6 +368,22 @@ pub fn store_inline(
     opts: &WriteOptions,
     data: &[u8],
 ) -> RepoResult<(Vec<(BlobId, u32)>, u64)> {
+    prepare_inline(repo, opts, data)?.publish(repo, opts)
+}
+
+/// Small content made ready to store, not stored yet: its chunks and, when some
+/// are new, a finished (encrypted) pack holding them. Dropping it stores
+/// nothing; its pack key is wiped with the pack builder.
+pub struct Inline {
+    ids: Vec<(BlobId, u32)>,
+    pack: Option<FinishedPack>,
+}
+
+/// The CPU half of [`store_inline`]: chunk, name, dedup against what is stored
+/// now, compress and encrypt. [`Inline::publish`] is the I/O half; a blob stored
+/// by someone else in between is then stored twice, which costs space, not
+/// correctness.
+pub fn prepare_inline(repo: &Repository, opts: &WriteOptions, data: &[u8]) -> RepoResult<Inline> {
     let mut ids = Vec::new();
     let mut builder: Option<PackBuilder> = None;
     let mut seen = HashSet::new();
@@ -385,27 +401,41 @@ pub fn store_inline(
         }
         ids.push((id, len));
     }
-    let Some(builder) = builder else {
-        return Ok((ids, 0));
-    };
-    let pack = builder.finish();
-    let size = pack.bytes.len() as u64;
-    if let Some(q) = opts.quota {
-        let used = repo.stored_bytes()?;
-        if used + size > q {
-            return Err(RepoError::Quota {
-                used,
-                need: size,
-                quota: q,
-            });
+    Ok(Inline {
+        ids,
+        pack: builder.map(PackBuilder::finish),
+    })
+}
+
+impl Inline {
+    /// Publishes the pack (quota checked first; journaled when `opts.deferred`)
+    /// and returns the chunks with the bytes stored.
+    pub fn publish(
+        self,
+        repo: &Repository,
+        opts: &WriteOptions,
+    ) -> RepoResult<(Vec<(BlobId, u32)>, u64)> {
+        let Some(pack) = self.pack else {
+            return Ok((self.ids, 0));
+        };
+        let size = pack.bytes.len() as u64;
+        if let Some(q) = opts.quota {
+            let used = repo.stored_bytes()?;
+            if used + size > q {
+                return Err(RepoError::Quota {
+                    used,
+                    need: size,
+                    quota: q,
+                });
+            }
         }
+        if opts.deferred {
+            repo.commit_pack_deferred(&pack)?;
+        } else {
+            repo.commit_pack(&pack)?;
+        }
+        Ok((self.ids, size))
     }
-    if opts.deferred {
-        repo.commit_pack_deferred(&pack)?;
-    } else {
-        repo.commit_pack(&pack)?;
-    }
-    Ok((ids, size))
 }
 
 /// Blob tables of the packs a run wrote (for an index copy).

@@ -378,7 +378,8 @@ impl Repository {
             return Ok(());
         }
         let path = self.store.join("journal");
-        self.journal
+        let _applying = self
+            .journal
             .append(batch)
             .map_err(|e| RepoError::io(&path, "append", e))?;
         self.apply_to_db(batch)
@@ -411,20 +412,23 @@ impl Repository {
     /// Makes everything deferred so far survive power loss: fsync of the packs
     /// published since the last group commit, a DB flush, an empty journal.
     ///
-    /// The packs are fsynced first without blocking writers (closes go on); only
-    /// the few published meanwhile are synced while the journal is held.
+    /// Writers are paused only while the journal rotates (see `journal.rs`):
+    /// closes go on while packs are fsynced and sled flushes.
     pub fn group_commit(&self) -> RepoResult<()> {
         let path = self.store.join("journal");
-        let first = std::mem::take(&mut *self.lock_unsynced());
-        self.sync_packs(&first)?;
         self.journal.checkpoint(
-            || -> RepoResult<()> {
-                let rest = std::mem::take(&mut *self.lock_unsynced());
-                self.sync_packs(&rest)?;
-                self.db.flush()?;
-                Ok(())
+            || std::mem::take(&mut *self.lock_unsynced()),
+            |packs| -> RepoResult<()> {
+                let done = self
+                    .sync_packs(&packs)
+                    .and_then(|()| self.db.flush().map_err(RepoError::from));
+                if done.is_err() {
+                    // Retried by the next commit (journal.old is kept too).
+                    self.lock_unsynced().extend(packs);
+                }
+                done
             },
-            |e| RepoError::io(&path, "truncate", e),
+            |e| RepoError::io(&path, "rotate", e),
         )
     }
 

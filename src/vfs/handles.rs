@@ -23,6 +23,34 @@ pub struct FileState {
     pub mtime_ns: i64,
     /// Attributes at open (shown after the name is unlinked while open).
     pub attr: super::attr::Attr,
+    /// Counts changes of the staged content, so work prepared from it can tell
+    /// whether it is still current.
+    pub version: u64,
+    /// The staged tail being prepared ahead of FLUSH, if any.
+    pub preseal: Option<std::sync::Arc<super::preseal::PreSeal>>,
+}
+
+impl FileState {
+    /// State of a file nobody has written through yet.
+    pub fn new(mtime_ns: i64, attr: super::attr::Attr) -> FileState {
+        FileState {
+            staging: None,
+            dirty: false,
+            stream: None,
+            mtime_ns,
+            attr,
+            version: 0,
+            preseal: None,
+        }
+    }
+
+    /// Records that the staged content changed (now, at `mtime_ns`).
+    pub fn changed(&mut self, mtime_ns: i64) {
+        self.dirty = true;
+        self.mtime_ns = mtime_ns;
+        self.version += 1;
+        self.preseal = None;
+    }
 }
 
 /// A file open through one or more handles.

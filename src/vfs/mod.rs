@@ -17,6 +17,7 @@ pub mod handles;
 pub mod history;
 pub mod inode;
 pub mod namespace;
+pub mod preseal;
 pub mod readback;
 pub mod recovered;
 pub mod sealer;

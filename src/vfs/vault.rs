@@ -25,6 +25,7 @@ use super::handles::{Access, FileState, Handle, HandleTable, OpenFile};
 use super::history::{HISTORY_NAME, History, is_history};
 use super::inode::{Ino, InodeKind, ROOT};
 use super::namespace::{AttrChange, Namespace, now_ns};
+use super::preseal::{PRESEAL_MAX, PreSealer, looks_final};
 use super::readback::StreamReadback;
 use super::sealer::{StreamSealer, StreamSlots};
 use super::staging::{MemoryBudget, Staging};
@@ -81,6 +82,10 @@ pub struct VaultFs {
     streamed: AtomicU64,
     /// Running write streams.
     stream_slots: StreamSlots,
+    /// Files whose tail was prepared between their last write and FLUSH.
+    presealed: AtomicU64,
+    /// Prepares small files' tails between their last write and FLUSH.
+    presealer: PreSealer,
     status_note: std::sync::Mutex<String>,
     history: History,
 }
@@ -95,7 +100,10 @@ impl VaultFs {
         let stored = repo.stored_bytes().map_err(VfsError::from_repo)?;
         let mut write = opts.write;
         write.deferred = true;
+        let presealer = PreSealer::start(repo.clone(), write.clone())
+            .map_err(|e| VfsError::io("starting the preseal worker", e))?;
         Ok(VaultFs {
+            presealer,
             ns,
             handles: HandleTable::default(),
             view: ViewState::default(),
@@ -106,6 +114,7 @@ impl VaultFs {
             stored: AtomicU64::new(stored),
             uncommitted: AtomicBool::new(false),
             streamed: AtomicU64::new(0),
+            presealed: AtomicU64::new(0),
             stream_slots: StreamSlots::default(),
             status_note: std::sync::Mutex::new(String::new()),
             history: History::default(),
@@ -379,8 +388,7 @@ impl VaultFs {
                     st.stream = (size == 0).then(WriteStream::default);
                 }
                 s.truncate(size)?;
-                st.dirty = true;
-                st.mtime_ns = now_ns();
+                st.changed(now_ns());
                 return Ok(());
             }
         }
@@ -398,13 +406,9 @@ impl VaultFs {
         }
         let mut staging = self.load_staging(ino, uid)?;
         staging.truncate(size)?;
-        let state = FileState {
-            staging: Some(staging),
-            dirty: true,
-            stream: None,
-            mtime_ns: now_ns(),
-            attr: Attr::of(&inode),
-        };
+        let mut state = FileState::new(now_ns(), Attr::of(&inode));
+        state.staging = Some(staging);
+        state.dirty = true;
         let file = OpenFile::new(ino, state);
         self.seal_file(&file)
     }
@@ -465,12 +469,8 @@ impl VaultFs {
         };
         // Take the handle first, then decide under the file's lock: a RELEASE of
         // an earlier descriptor can no longer drop the staging in between.
-        let (fh, file) = self.handles.open_file(ino, access, uid, || FileState {
-            staging: None,
-            dirty: false,
-            stream: None,
-            mtime_ns: inode.mtime_ns,
-            attr: Attr::of(&inode),
+        let (fh, file) = self.handles.open_file(ino, access, uid, || {
+            FileState::new(inode.mtime_ns, Attr::of(&inode))
         });
         if let Err(e) = self.init_handle(&file, size, mode, uid) {
             if let Some((file, true)) = self.handles.release(fh) {
@@ -525,8 +525,7 @@ impl VaultFs {
                 st.stream = Some(WriteStream::default());
             }
             if size != 0 || st.dirty {
-                st.dirty = true;
-                st.mtime_ns = now_ns();
+                st.changed(now_ns());
             }
         }
         Ok(())
@@ -625,9 +624,11 @@ impl VaultFs {
             }
         }
         staging.write(offset, data)?;
-        st.dirty = true;
-        st.mtime_ns = now_ns();
+        st.changed(now_ns());
         self.stream_write(&mut st, file.ino, offset, data);
+        if looks_final(data.len()) {
+            self.preseal(&mut st);
+        }
         Ok(data.len())
     }
 
@@ -684,6 +685,34 @@ impl VaultFs {
         } else {
             st.stream = None;
         }
+    }
+
+    /// Queues the staged tail for sealing ahead of FLUSH when the file is sealed
+    /// inline (small, streamed front to back, no stream sealer running); see
+    /// `preseal.rs`.
+    fn preseal(&self, st: &mut FileState) {
+        let (Some(staging), Some(stream)) = (&st.staging, &st.stream) else {
+            return;
+        };
+        let size = staging.size();
+        let Some(tail) = size.checked_sub(stream.base_len) else {
+            return;
+        };
+        if stream.sealer.is_some()
+            || tail == 0
+            || tail > PRESEAL_MAX
+            || stream.prefix.end() != size
+            || !stream.prefix.is_whole()
+        {
+            return;
+        }
+        let Ok(plain) = staging.read(stream.base_len, tail as usize) else {
+            return;
+        };
+        let base_len = stream.base_len;
+        st.preseal = self
+            .presealer
+            .submit(st.version, base_len, zeroize::Zeroizing::new(plain));
     }
 
     /// FLUSH (every close of a descriptor): seals the file if it is dirty. When
@@ -798,11 +827,14 @@ impl VaultFs {
         let FileState {
             staging: Some(staging),
             stream: Some(stream),
+            version,
+            preseal,
             ..
         } = st
         else {
             return None;
         };
+        let preseal = preseal.take();
         let tail = size.checked_sub(stream.base_len)?;
         let whole = stream.prefix.end() == size && stream.prefix.is_whole();
         let sealed = if !whole {
@@ -827,6 +859,15 @@ impl VaultFs {
                     None
                 }
             }
+        } else if let Some(pre) = preseal.filter(|p| p.matches(*version, stream.base_len, tail)) {
+            let done = pre
+                .take(&self.repo, &self.write)
+                .and_then(|inline| inline.publish(&self.repo, &self.write))
+                .ok();
+            if done.is_some() {
+                self.presealed.fetch_add(1, Ordering::Relaxed);
+            }
+            done
         } else {
             staging
                 .read(stream.base_len, tail as usize)
@@ -905,11 +946,12 @@ impl VaultFs {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         format!(
-            "vault: {}\nstate: {state}\nopen handles: {}\npending bytes (staged, not yet sealed): {}\nfiles sealed while being written: {}\nstored: {quota}\n{note}",
+            "vault: {}\nstate: {state}\nopen handles: {}\npending bytes (staged, not yet sealed): {}\nfiles sealed while being written: {}\nfiles prepared ahead of close: {}\nstored: {quota}\n{note}",
             self.repo.bundle().vault_name,
             self.handles.len(),
             self.staged_memory(),
             self.streamed.load(Ordering::Relaxed),
+            self.presealed.load(Ordering::Relaxed),
         )
     }
 }
