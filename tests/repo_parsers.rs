@@ -15,12 +15,16 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::OnceLock;
 
-use bcpvault::crypto::{SecretKey32, VaultPrivateKey, VaultPublicKey, WriterSigningKey};
+use bcpvault::crypto::{
+    Envelope, SecretKey32, VaultPrivateKey, VaultPublicKey, WrapPurpose, WriterSigningKey,
+};
 use bcpvault::repo::blob::{self, Compression};
 use bcpvault::repo::config::RepoConfig;
 use bcpvault::repo::filecache::{self, FileStamp};
 use bcpvault::repo::index::{BlobLocation, IndexMap};
+use bcpvault::repo::keypool::WrappedKey;
 use bcpvault::repo::pack::{self, FinishedPack, PACK_PREFIX, PACK_TARGET, PackBuilder, PackEntry};
+use bcpvault::repo::segpack::SegmentWriter;
 use bcpvault::repo::snapshot::{Snapshot, SnapshotHeader, SnapshotPrivate};
 use bcpvault::repo::tree::{Node, NodeKind, Tree};
 use bcpvault::repo::{BlobId, BlobKind, ObjectId};
@@ -557,7 +561,7 @@ proptest! {
         prop_assert_eq!(p.id, ObjectId::of(&p.bytes));
         let l = pack::layout(&p.bytes).unwrap();
         let blob_area: usize = p.entries.iter().map(|e| e.length as usize).sum();
-        prop_assert_eq!(l.header_offset, PACK_PREFIX + blob_area);
+        prop_assert_eq!(l.header_offset(), Some(PACK_PREFIX + blob_area));
         let opened = pack::open(&p.bytes, vault_key()).unwrap();
         prop_assert_eq!(&opened.entries, &p.entries);
         for (i, (e, (_, _, data))) in opened.entries.iter().zip(&blobs).enumerate() {
@@ -566,7 +570,7 @@ proptest! {
             prop_assert_eq!(plain.expose(), &data[..]);
         }
         let header = pack_header(&p.entries);
-        prop_assert_eq!(pack::parse_header(&header, l.header_offset).unwrap(), p.entries);
+        prop_assert_eq!(pack::parse_header(&header, l.header_offset().unwrap()).unwrap(), p.entries);
     }
 
     #[test]
@@ -583,7 +587,7 @@ proptest! {
                 let _ = opened.blob(i, ct);
             }
         }
-        let blob_end = pack::layout(&p.bytes).unwrap().header_offset;
+        let blob_end = pack::layout(&p.bytes).unwrap().header_offset().unwrap();
         let header = apply(pack_header(&p.entries), &ms);
         let _ = bounded(header.len(), || pack::parse_header(&header, blob_end));
     }
@@ -843,4 +847,122 @@ fn stamps_of_different_files_differ() {
 fn allocation_bound_is_enforced() {
     let v = bounded(16, || vec![0u8; 1 << 20]);
     drop(v);
+}
+
+// ---------------------------------------------------------------------------
+// Segmented packs (format version 2, `segpack.rs`).
+
+/// A segmented pack of `blobs`, a new segment starting at each index in `cuts`;
+/// also the pack's length after each segment.
+fn build_segmented(
+    blobs: &[(BlobKind, BlobId, Vec<u8>)],
+    cuts: &[usize],
+) -> (FinishedPack, Vec<usize>) {
+    let (key, envelope) = Envelope::seal(&[vault_pub()], WrapPurpose::PackKey).unwrap();
+    let wrapped = WrappedKey {
+        key,
+        envelope: envelope.to_bytes(),
+    };
+    let (mut w, mut bytes) = SegmentWriter::start(wrapped);
+    let mut entries = Vec::new();
+    let mut ends = Vec::new();
+    let mut group = Vec::new();
+    for (i, (kind, id, data)) in blobs.iter().enumerate() {
+        group.push(blob::prepare(*kind, *id, data.clone(), 3));
+        if i + 1 == blobs.len() || cuts.contains(&(i + 1)) {
+            let (seg, table) = w.segment(&group);
+            bytes.extend_from_slice(&seg);
+            entries.extend(table);
+            ends.push(bytes.len());
+            group.clear();
+        }
+    }
+    let pack = FinishedPack {
+        id: ObjectId::of(&bytes),
+        bytes,
+        entries,
+    };
+    (pack, ends)
+}
+
+fn segmented_blobs() -> impl Strategy<Value = Vec<(BlobKind, BlobId, Vec<u8>)>> {
+    let data = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..300),
+        (any::<u8>(), 0..2000usize).prop_map(|(b, n)| vec![b; n]),
+    ];
+    prop::collection::vec((blob_kind(), blob_id(), data), 1..6)
+}
+
+proptest! {
+    #![proptest_config(cfg(64))]
+
+    /// Every prefix that ends after a whole segment is itself a valid pack
+    /// holding exactly the blobs written so far: what a crash leaves behind.
+    #[test]
+    fn segmented_pack_round_trip_and_every_segment_prefix_opens(
+        blobs in segmented_blobs(),
+        cuts in prop::collection::vec(1..6usize, 0..4),
+    ) {
+        let (p, ends) = build_segmented(&blobs, &cuts);
+        let l = pack::layout(&p.bytes).unwrap();
+        prop_assert_eq!(l.header_offset(), None);
+        prop_assert_eq!(l.segments().len(), ends.len());
+        let opened = pack::open(&p.bytes, vault_key()).unwrap();
+        prop_assert_eq!(&opened.entries, &p.entries);
+        for (i, (e, (_, _, data))) in opened.entries.iter().zip(&blobs).enumerate() {
+            let ct = &p.bytes[e.offset as usize..(e.offset + e.length) as usize];
+            let plain = opened.blob(i, ct).unwrap();
+            prop_assert_eq!(plain.expose(), &data[..]);
+        }
+        for &end in &ends {
+            let prefix = pack::open(&p.bytes[..end], vault_key()).unwrap();
+            let inside = p.entries.iter().filter(|e| (e.offset + e.length) as usize <= end);
+            prop_assert_eq!(prefix.entries, inside.cloned().collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn segmented_pack_mutations_never_panic(
+        blobs in segmented_blobs(),
+        cuts in prop::collection::vec(1..6usize, 0..4),
+        ms in mutations(),
+    ) {
+        let (p, _) = build_segmented(&blobs, &cuts);
+        let bytes = apply(p.bytes.clone(), &ms);
+        let n = bytes.len();
+        let _ = bounded(n, || pack::layout(&bytes));
+        if let Ok(opened) = bounded(n, || pack::open(&bytes, vault_key())) {
+            for (i, e) in opened.entries.iter().enumerate() {
+                let ct = bytes
+                    .get(e.offset as usize..e.offset as usize + e.length as usize)
+                    .expect("an opened pack's entries lie inside it");
+                let _ = opened.blob(i, ct);
+            }
+        }
+    }
+}
+
+#[test]
+fn segmented_pack_rejects_every_single_byte_change_and_torn_tails() {
+    let blobs = [
+        (BlobKind::Data, BlobId([1; 32]), b"quarterly ".repeat(20)),
+        (BlobKind::Data, BlobId([2; 32]), vec![7, 1, 9]),
+        (BlobKind::Tree, BlobId([3; 32]), b"tree".to_vec()),
+    ];
+    let (p, ends) = build_segmented(&blobs, &[1]);
+    assert_eq!(ends.len(), 2);
+    assert!(pack_reads_back(&p, &p.bytes));
+    for pos in 0..p.bytes.len() {
+        let mut bad = p.bytes.clone();
+        bad[pos] ^= 0x80;
+        assert!(!pack_reads_back(&p, &bad), "change at byte {pos} accepted");
+    }
+    for cut in 0..p.bytes.len() {
+        if !ends.contains(&cut) {
+            assert!(
+                pack::open(&p.bytes[..cut], vault_key()).is_err(),
+                "a pack torn at byte {cut} opened"
+            );
+        }
+    }
 }

@@ -26,6 +26,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod repository;
 pub mod restore;
+pub mod segpack;
 pub mod snapshot;
 pub mod source;
 pub mod tree;

@@ -20,6 +20,7 @@ use crate::crypto::{Envelope, SecretKey32, VaultPrivateKey, VaultPublicKey, Wrap
 use super::blob::{self, BlobError, Compression, PreparedBlob};
 use super::id::{BlobId, BlobKind, ObjectId};
 use super::keypool::WrappedKey;
+use super::segpack::{self, SegmentSpan};
 use super::wire::{FormatError, Wire};
 
 /// Packs close once they reach this size (16 MiB).
@@ -246,16 +247,49 @@ fn header_nonce() -> [u8; 12] {
 /// The parts of a pack readable without a key.
 #[derive(Debug, Clone)]
 pub struct PackLayout {
-    /// Offset where the encrypted header starts (= end of the blob area).
-    pub header_offset: usize,
-    /// Encrypted header length.
-    pub header_len: usize,
     /// The wrapped session key.
     pub envelope: Envelope,
+    tables: Tables,
 }
 
-/// Parses magic, trailer and envelope of a whole pack (no key needed).
+impl PackLayout {
+    /// Where a version-1 pack's blob area ends and its header starts (`None`
+    /// for a segmented pack).
+    pub fn header_offset(&self) -> Option<usize> {
+        match self.tables {
+            Tables::Header { offset, .. } => Some(offset),
+            Tables::Segments(_) => None,
+        }
+    }
+
+    /// The pack's segments (empty for a version-1 pack).
+    pub fn segments(&self) -> &[SegmentSpan] {
+        match &self.tables {
+            Tables::Header { .. } => &[],
+            Tables::Segments(spans) => spans,
+        }
+    }
+}
+
+/// Where a pack keeps its encrypted blob table(s).
+#[derive(Debug, Clone)]
+enum Tables {
+    /// Version 1: one header after the blob area.
+    Header { offset: usize, len: usize },
+    /// Version 2: one table per segment (`segpack.rs`).
+    Segments(Vec<SegmentSpan>),
+}
+
+/// Parses the keyless structure of a whole pack: magic, version, envelope and
+/// where the encrypted tables are (version 1, or 2 in `segpack.rs`).
 pub fn layout(pack: &[u8]) -> Result<PackLayout, FormatError> {
+    if pack.len() > PACK_PREFIX && pack[..4] == *MAGIC && pack[4] == 2 {
+        let (envelope, spans) = segpack::layout(pack)?;
+        return Ok(PackLayout {
+            envelope,
+            tables: Tables::Segments(spans),
+        });
+    }
     let fmt = "pack";
     let err = |offset, problem: String| FormatError {
         format: fmt,
@@ -287,9 +321,11 @@ pub fn layout(pack: &[u8]) -> Result<PackLayout, FormatError> {
         return Err(err(header_offset, "header too short".into()));
     }
     Ok(PackLayout {
-        header_offset,
-        header_len,
         envelope,
+        tables: Tables::Header {
+            offset: header_offset,
+            len: header_len,
+        },
     })
 }
 
@@ -325,10 +361,15 @@ pub fn open(pack: &[u8], sk: &VaultPrivateKey) -> Result<OpenedPack, PackOpenErr
         .envelope
         .open(sk, WrapPurpose::PackKey)
         .map_err(PackOpenError::Key)?;
-    let header_ct = &pack[l.header_offset..l.header_offset + l.header_len];
-    let header = aead::open(&key, &header_nonce(), HEADER_AAD, header_ct)
-        .map_err(|_| PackOpenError::Header)?;
-    let entries = parse_header(header.expose(), l.header_offset)?;
+    let entries = match &l.tables {
+        Tables::Header { offset, len } => {
+            let header_ct = &pack[*offset..offset + len];
+            let header = aead::open(&key, &header_nonce(), HEADER_AAD, header_ct)
+                .map_err(|_| PackOpenError::Header)?;
+            parse_header(header.expose(), *offset)?
+        }
+        Tables::Segments(spans) => segpack::open_tables(pack, &key, spans)?,
+    };
     Ok(OpenedPack { key, entries })
 }
 
