@@ -178,19 +178,17 @@ fn parse_prefix(bytes: &[u8]) -> (Vec<Batch>, usize) {
     (out, used)
 }
 
-/// The journal: `<store>/journal`, and while a checkpoint runs, the batches
-/// before it in `<store>/journal.old`.
+/// The open journal file.
 ///
 /// Appending a batch and applying it to sled happen under a shared gate
-/// ([`AppendGuard`]); a checkpoint closes the gate only to rotate the file, so
-/// every batch in `journal.old` is applied to sled before the (slow) flush
-/// starts, and writers go on appending to the new file during the flush.
+/// ([`AppendGuard`]); a checkpoint holds the gate closed from before its flush
+/// until the journal is empty, so sled never durably holds a batch whose objects
+/// the checkpoint did not make durable (a pack published meanwhile), and every
+/// batch in the journal is applied before the flush.
 pub struct Journal {
     path: PathBuf,
-    old: PathBuf,
     file: Mutex<File>,
     gate: RwLock<()>,
-    checkpointing: Mutex<()>,
 }
 
 /// Held from a batch's append until it is applied to sled (see [`Journal`]).
@@ -198,47 +196,26 @@ pub struct AppendGuard<'a> {
     _gate: RwLockReadGuard<'a, ()>,
 }
 
-fn open_append(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .read(true)
-        .append(true)
-        .open(path)
-}
-
 impl Journal {
     /// Opens (creating) the journal at `path` for appending.
     pub fn open(path: &Path) -> std::io::Result<Journal> {
-        let mut old = path.as_os_str().to_owned();
-        old.push(".old");
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)?;
         Ok(Journal {
             path: path.to_path_buf(),
-            old: PathBuf::from(old),
-            file: Mutex::new(open_append(path)?),
+            file: Mutex::new(file),
             gate: RwLock::new(()),
-            checkpointing: Mutex::new(()),
         })
     }
 
-    /// The batches a crash left: the intact prefix of `journal.old`, then (only
-    /// if that file is intact to its end) of `journal`.
+    /// The batches currently in the journal (its intact prefix).
     pub fn read_all(&self) -> std::io::Result<Vec<Batch>> {
-        let mut out = Vec::new();
-        match std::fs::read(&self.old) {
-            Ok(bytes) => {
-                let (batches, used) = parse_prefix(&bytes);
-                out = batches;
-                if used < bytes.len() {
-                    return Ok(out);
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
         let mut bytes = Vec::new();
         File::open(&self.path)?.read_to_end(&mut bytes)?;
-        out.extend(parse(&bytes));
-        Ok(out)
+        Ok(parse(&bytes))
     }
 
     /// Appends one batch with a single `write(2)`; when this returns the batch
@@ -252,45 +229,19 @@ impl Journal {
         Ok(AppendGuard { _gate: gate })
     }
 
-    /// Checkpoints: with appends paused, `rotated` runs and the journal moves
-    /// to `journal.old` (appends go on into a new `journal`); then `checkpoint`
-    /// gets what `rotated` returned and must make every batch so far durable
-    /// elsewhere; then `journal.old` is removed. A failure to move or remove the
-    /// files goes through `io_error`; after a failed checkpoint the next one
-    /// carries the old batches over.
-    pub fn checkpoint<T, E>(
+    /// Runs `checkpoint` once every appended batch is applied and while no new
+    /// one can be, then empties the journal. `checkpoint` must make everything
+    /// journaled so far durable elsewhere. A failure to empty the journal goes
+    /// through `io_error`.
+    pub fn checkpoint<E>(
         &self,
-        rotated: impl FnOnce() -> T,
-        checkpoint: impl FnOnce(T) -> Result<(), E>,
-        io_error: impl Fn(std::io::Error) -> E,
+        checkpoint: impl FnOnce() -> Result<(), E>,
+        io_error: impl FnOnce(std::io::Error) -> E,
     ) -> Result<(), E> {
-        let _one = self.checkpointing.lock().unwrap_or_else(|p| p.into_inner());
-        let taken = {
-            let _gate = self.gate.write().unwrap_or_else(|p| p.into_inner());
-            let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-            self.rotate(&mut file).map_err(&io_error)?;
-            rotated()
-        };
-        checkpoint(taken)?;
-        match std::fs::remove_file(&self.old) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error(e)),
-            _ => Ok(()),
-        }
-    }
-
-    /// Moves the current journal's batches into `journal.old` and starts an
-    /// empty `journal` (appends are paused by the caller).
-    fn rotate(&self, file: &mut File) -> std::io::Result<()> {
-        if self.old.exists() {
-            // A failed checkpoint left its batches there: keep them first.
-            let mut bytes = Vec::new();
-            File::open(&self.path)?.read_to_end(&mut bytes)?;
-            open_append(&self.old)?.write_all(&bytes)?;
-            return file.set_len(0);
-        }
-        std::fs::rename(&self.path, &self.old)?;
-        *file = open_append(&self.path)?;
-        Ok(())
+        let _gate = self.gate.write().unwrap_or_else(|p| p.into_inner());
+        checkpoint()?;
+        let file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        file.set_len(0).map_err(io_error)
     }
 }
 
@@ -338,61 +289,41 @@ mod tests {
     }
 
     #[test]
-    fn writers_append_to_a_new_file_while_a_checkpoint_flushes() {
+    fn a_checkpoint_waits_for_a_batch_being_applied() {
         let dir = tempfile::tempdir().unwrap();
-        let j = Journal::open(&dir.path().join("journal")).unwrap();
-        drop(j.append(&numbered(1)).unwrap());
-        let mut seen_during = Vec::new();
-        j.checkpoint(
-            || (),
-            |()| -> Result<(), std::io::Error> {
-                // The flush runs with the gate open: an append here must not block,
-                // and a crash now must replay the old batch first, then the new one.
-                drop(j.append(&numbered(2)).unwrap());
-                seen_during = j.read_all().unwrap();
-                Ok(())
-            },
-            |e| e,
-        )
-        .unwrap();
-        assert_eq!(seen_during, vec![numbered(1), numbered(2)]);
-        assert_eq!(j.read_all().unwrap(), vec![numbered(2)]);
-        assert!(!dir.path().join("journal.old").exists());
-    }
-
-    #[test]
-    fn a_failed_checkpoint_keeps_its_batches_for_the_next() {
-        let dir = tempfile::tempdir().unwrap();
-        let j = Journal::open(&dir.path().join("journal")).unwrap();
-        drop(j.append(&numbered(1)).unwrap());
-        let failed = j.checkpoint(|| (), |()| Err(std::io::Error::other("disk full")), |e| e);
-        assert!(failed.is_err());
-        drop(j.append(&numbered(2)).unwrap());
-        assert_eq!(j.read_all().unwrap(), vec![numbered(1), numbered(2)]);
-        let mut during = Vec::new();
-        j.checkpoint(
-            || (),
-            |()| -> Result<(), std::io::Error> {
-                during = j.read_all().unwrap();
-                Ok(())
-            },
-            |e| e,
-        )
-        .unwrap();
-        assert_eq!(during, vec![numbered(1), numbered(2)]);
+        let j = std::sync::Arc::new(Journal::open(&dir.path().join("journal")).unwrap());
+        let applying = j.append(&numbered(1)).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let j2 = j.clone();
+        let t = std::thread::spawn(move || {
+            j2.checkpoint(
+                || -> Result<(), std::io::Error> {
+                    tx.send(()).unwrap();
+                    Ok(())
+                },
+                |e| e,
+            )
+            .unwrap();
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(
+            rx.try_recv().is_err(),
+            "the checkpoint ran while a batch was still being applied"
+        );
+        drop(applying);
+        rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        t.join().unwrap();
         assert!(j.read_all().unwrap().is_empty());
     }
 
     #[test]
-    fn a_torn_old_file_hides_the_newer_one() {
+    fn a_failed_checkpoint_keeps_the_journal() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal");
-        let mut old = frame(&numbered(1).encode());
-        old.extend_from_slice(&frame(&numbered(2).encode())[..7]);
-        std::fs::write(dir.path().join("journal.old"), old).unwrap();
-        std::fs::write(&path, frame(&numbered(3).encode())).unwrap();
-        let j = Journal::open(&path).unwrap();
-        // Batch 3 may build on the torn batch 2: only the consistent prefix counts.
-        assert_eq!(j.read_all().unwrap(), vec![numbered(1)]);
+        let j = Journal::open(&dir.path().join("journal")).unwrap();
+        drop(j.append(&numbered(1)).unwrap());
+        let failed = j.checkpoint(|| Err(std::io::Error::other("disk full")), |e| e);
+        assert!(failed.is_err());
+        drop(j.append(&numbered(2)).unwrap());
+        assert_eq!(j.read_all().unwrap(), vec![numbered(1), numbered(2)]);
     }
 }

@@ -412,23 +412,26 @@ impl Repository {
     /// Makes everything deferred so far survive power loss: fsync of the packs
     /// published since the last group commit, a DB flush, an empty journal.
     ///
-    /// Writers are paused only while the journal rotates (see `journal.rs`):
-    /// closes go on while packs are fsynced and sled flushes.
+    /// The packs are fsynced first without blocking writers (closes go on); only
+    /// the few published meanwhile are synced while the journal is held.
     pub fn group_commit(&self) -> RepoResult<()> {
         let path = self.store.join("journal");
+        let first = std::mem::take(&mut *self.lock_unsynced());
+        if let Err(e) = self.sync_packs(&first) {
+            self.lock_unsynced().extend(first);
+            return Err(e);
+        }
         self.journal.checkpoint(
-            || std::mem::take(&mut *self.lock_unsynced()),
-            |packs| -> RepoResult<()> {
-                let done = self
-                    .sync_packs(&packs)
-                    .and_then(|()| self.db.flush().map_err(RepoError::from));
-                if done.is_err() {
-                    // Retried by the next commit (journal.old is kept too).
-                    self.lock_unsynced().extend(packs);
+            || -> RepoResult<()> {
+                let rest = std::mem::take(&mut *self.lock_unsynced());
+                if let Err(e) = self.sync_packs(&rest) {
+                    self.lock_unsynced().extend(rest);
+                    return Err(e);
                 }
-                done
+                self.db.flush()?;
+                Ok(())
             },
-            |e| RepoError::io(&path, "rotate", e),
+            |e| RepoError::io(&path, "truncate", e),
         )
     }
 
