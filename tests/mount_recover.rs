@@ -10,7 +10,7 @@ mod sshd;
 #[path = "support/vault.rs"]
 mod vault;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::os::unix::fs::symlink;
@@ -48,9 +48,23 @@ fn dir_bytes(dir: &Path) -> u64 {
     total
 }
 
+/// Ids of the chunks of `content`, as the vault names them.
+fn chunk_ids(key: &bcpvault::keys::UnlockedVault, content: &[u8]) -> Vec<bcpvault::repo::BlobId> {
+    let hasher = bcpvault::repo::id::BlobHasher::new(&key.writer.dedup_key);
+    bcpvault::repo::chunker::chunk_all(key.writer.gear_seed, content)
+        .iter()
+        .map(|c| hasher.id(c))
+        .collect()
+}
+
 /// The remote pack holding the one chunk of a small file (`content` below the
-/// chunker's minimum, so its chunk is the whole file).
-fn pack_of(sshd: &Sshd, key: &bcpvault::keys::UnlockedVault, content: &[u8]) -> std::path::PathBuf {
+/// chunker's minimum, so its chunk is the whole file), with every blob id in it
+/// (small files sealed together share a pack).
+fn pack_of(
+    sshd: &Sshd,
+    key: &bcpvault::keys::UnlockedVault,
+    content: &[u8],
+) -> (std::path::PathBuf, HashSet<bcpvault::repo::BlobId>) {
     let id = bcpvault::repo::id::BlobHasher::new(&key.writer.dedup_key).id(content);
     let mut stack = vec![sshd.repo.join("data")];
     while let Some(d) = stack.pop() {
@@ -69,7 +83,7 @@ fn pack_of(sshd: &Sshd, key: &bcpvault::keys::UnlockedVault, content: &[u8]) -> 
                         .all(|x| x.kind == bcpvault::repo::BlobKind::Data),
                     "the file's pack also holds trees"
                 );
-                return e.path();
+                return (e.path(), opened.entries.iter().map(|x| x.id).collect());
             }
         }
     }
@@ -164,7 +178,17 @@ fn the_drive_comes_back_from_the_remote_alone_read_only_and_verified() {
 
     // Someone flips a byte of one file's pack on the server before it is read.
     let victim = "総務/d1/f4.bin";
-    flip_byte(&pack_of(&sshd, &key, &expected[victim]));
+    let (tampered, in_tampered) = pack_of(&sshd, &key, &expected[victim]);
+    flip_byte(&tampered);
+    let hit = |bytes: &[u8]| {
+        chunk_ids(&key, bytes)
+            .iter()
+            .any(|id| in_tampered.contains(id))
+    };
+    assert!(
+        expected.values().any(|b| !hit(b)),
+        "some file lies outside the tampered pack"
+    );
 
     // Two executives unlock from their own terminals.
     let first = m.approve(0);
@@ -172,9 +196,10 @@ fn the_drive_comes_back_from_the_remote_alone_read_only_and_verified() {
     let second = m.approve(1);
     assert!(second.contains("unlocked until"), "{second}");
 
-    // Every file is byte-identical (the tampered one refused with EIO).
+    // Every file is byte-identical, but those with a chunk in the tampered pack
+    // (the victim and the small files sealed with it) are refused with EIO.
     for (rel, bytes) in &expected {
-        if rel == victim {
+        if hit(bytes) {
             assert_eq!(errno(fs::read(m.path(rel))), EIO, "{rel}");
         } else {
             assert_eq!(&fs::read(m.path(rel)).unwrap(), bytes, "{rel} differs");
@@ -201,13 +226,25 @@ fn the_drive_comes_back_from_the_remote_alone_read_only_and_verified() {
         assert!(buf == big[at..end], "range {at}..{end} differs");
     }
     drop(f);
-    // The older snapshot still has the first memo.
-    let old_memo: Vec<Vec<u8>> = snapshots
+    // The older snapshot still has the first memo (unless it was sealed into
+    // the tampered pack: then it is refused like the others there).
+    let memos: Vec<std::io::Result<Vec<u8>>> = snapshots
         .iter()
-        .map(|s| fs::read(s.join("memo.txt")).unwrap())
+        .map(|s| fs::read(s.join("memo.txt")))
         .collect();
-    assert!(old_memo.contains(&b"version 1\n".to_vec()), "{old_memo:?}");
-    assert!(old_memo.contains(&expected["memo.txt"]));
+    let first: &[u8] = b"version 1\n";
+    let has = |want: &[u8]| memos.iter().any(|r| r.as_deref().ok() == Some(want));
+    if hit(first) {
+        assert!(
+            memos
+                .iter()
+                .any(|r| r.as_ref().err().and_then(|e| e.raw_os_error()) == Some(EIO)),
+            "{memos:?}"
+        );
+    } else {
+        assert!(has(first), "{memos:?}");
+    }
+    assert!(has(&expected["memo.txt"]), "{memos:?}");
 
     // Read-only while unlocked too.
     assert_eq!(errno(fs::write(m.path("memo.txt"), b"x")), EROFS);

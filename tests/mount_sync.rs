@@ -93,8 +93,9 @@ fn every_pack_the_drive_wrote_is_listed_by_an_index_copy_after_a_snapshot() {
         let map = IndexMap::open(&bytes, &key.private_key).unwrap();
         listed.extend(map.packs.keys().map(|id| id.to_hex()));
     }
-    // The six files (one pack each) and the snapshot's trees are listed; the
-    // file written after the snapshot waits for the next one.
+    // The six files (sealed into the drive's open pack, closed for the
+    // snapshot) and the snapshot's trees are listed; the file written after the
+    // snapshot (a pack of its own, closed at unmount) waits for the next one.
     let unlisted: Vec<_> = packs.difference(&listed).collect();
     assert_eq!(
         unlisted.len(),
@@ -102,5 +103,5 @@ fn every_pack_the_drive_wrote_is_listed_by_an_index_copy_after_a_snapshot() {
         "exactly the later file's pack: {unlisted:?}"
     );
     assert!(listed.is_subset(&packs));
-    assert!(packs.len() >= 8, "{} packs", packs.len());
+    assert!(packs.len() >= 3, "{} packs", packs.len());
 }

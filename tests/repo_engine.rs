@@ -10,6 +10,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use bcpvault::backend::LocalBackend;
+use bcpvault::repo::pipeline::prepare_inline;
 use bcpvault::repo::restore::restore;
 use bcpvault::repo::source::{Keyring, RepoReader};
 use bcpvault::repo::{BackupSummary, BlobKind, NoProgress, Repository, WriteOptions, backup};
@@ -245,4 +246,123 @@ fn nothing_in_the_store_reveals_names_or_contents() {
     assert!(hits.is_empty(), "plaintext found in the store: {hits:?}");
     // The markers really are in the source, so the search can find them.
     assert!(!find_markers(&src, &markers).is_empty());
+}
+
+/// The pack file of the located blob `id`, opened with the vault key; checks
+/// that the blob decrypts to `content`.
+fn assert_blob_reads_back(
+    v: &TestVault,
+    repo: &Repository,
+    id: &bcpvault::repo::BlobId,
+    content: &[u8],
+) {
+    let loc = repo.locate(id).unwrap().expect("blob is indexed");
+    let name = bcpvault::repo::id::pack_name(&loc.pack);
+    let bytes = fs::read(v.store.join("repo").join(&name)).unwrap();
+    let opened = bcpvault::repo::pack::open(&bytes, &v.unlock().private_key).unwrap();
+    let e = &opened.entries[loc.index as usize];
+    assert_eq!(e.id, *id);
+    let ct = &bytes[e.offset as usize..(e.offset + e.length) as usize];
+    assert_eq!(
+        opened.blob(loc.index as usize, ct).unwrap().expose(),
+        content
+    );
+}
+
+/// Seals each of `files` as the mount does at close (deferred: a segment of
+/// the open pack each); returns their chunk ids.
+fn seal_at_close(repo: &Repository, files: &[Vec<u8>]) -> Vec<bcpvault::repo::BlobId> {
+    let deferred = WriteOptions {
+        deferred: true,
+        ..opts()
+    };
+    files
+        .iter()
+        .map(|f| {
+            let (chunks, stored) = prepare_inline(repo, &deferred, f)
+                .unwrap()
+                .publish(repo, &deferred)
+                .unwrap();
+            assert!(stored > f.len() as u64 / 2, "stored {stored}");
+            chunks[0].0
+        })
+        .collect()
+}
+
+/// `n` small files of different sizes from `size` up.
+fn documents(n: usize, size: usize, seed: u64) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| noise(size + i * 877, seed + i as u64))
+        .collect()
+}
+
+fn open_dir_files(v: &TestVault) -> Vec<std::path::PathBuf> {
+    match fs::read_dir(v.store.join("open")) {
+        Ok(list) => list.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn small_files_sealed_at_close_share_one_pack_closed_by_the_group_commit() {
+    let v = TestVault::new("");
+    let files = documents(6, 5_000, 60);
+    let repo = Repository::open(&v.store).unwrap();
+    let packs_before = repo.all_packs().unwrap().len();
+    let ids = seal_at_close(&repo, &files);
+    assert!(repo.contains(&ids[0]).unwrap(), "dedup sees the open pack");
+    assert_eq!(open_dir_files(&v).len(), 1, "one open pack file");
+    repo.group_commit().unwrap();
+    assert!(
+        open_dir_files(&v).is_empty(),
+        "closed and removed at the commit"
+    );
+    assert_eq!(repo.all_packs().unwrap().len(), packs_before + 1);
+    for (id, f) in ids.iter().zip(&files) {
+        assert_blob_reads_back(&v, &repo, id, f);
+    }
+}
+
+#[test]
+fn an_open_pack_left_by_a_crash_is_finished_without_its_key() {
+    let v = TestVault::new("");
+    let files = documents(5, 10_000, 40);
+    let ids = {
+        let repo = Repository::open(&v.store).unwrap();
+        seal_at_close(&repo, &files)
+        // Dropped without a commit, as `kill -9` leaves it: the pack is open and
+        // its session key exists nowhere any more.
+    };
+    let open = open_dir_files(&v);
+    assert_eq!(open.len(), 1);
+    // A segment torn by the crash after the last journaled one.
+    let mut f = fs::OpenOptions::new().append(true).open(&open[0]).unwrap();
+    std::io::Write::write_all(&mut f, &noise(3_000, 99)).unwrap();
+    drop(f);
+
+    let repo = Repository::open(&v.store).unwrap();
+    assert!(
+        open_dir_files(&v).is_empty(),
+        "finished and removed at open"
+    );
+    let packs: std::collections::HashSet<_> = ids
+        .iter()
+        .map(|id| repo.locate(id).unwrap().expect("indexed").pack)
+        .collect();
+    assert_eq!(packs.len(), 1, "the five files share one pack");
+    for (id, f) in ids.iter().zip(&files) {
+        assert_blob_reads_back(&v, &repo, id, f);
+    }
+    let pack = packs.into_iter().next().unwrap();
+    let bytes = fs::read(
+        v.store
+            .join("repo")
+            .join(bcpvault::repo::id::pack_name(&pack)),
+    )
+    .unwrap();
+    assert_eq!(
+        bcpvault::repo::ObjectId::of(&bytes),
+        pack,
+        "named by its hash, torn tail cut"
+    );
 }

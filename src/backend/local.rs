@@ -417,6 +417,24 @@ impl LocalBackend {
         sync_dir(&path).map_err(|e| self.err(Op::Write, dir, e))
     }
 
+    /// Publishes the finished file `file` (on the store's file system, outside the
+    /// repository) as object `name` without copying it: a hard link, unsynced like
+    /// [`Self::write_unsynced`]; `file` itself stays. Where hard links are not
+    /// supported the bytes are copied.
+    pub fn adopt_unsynced(&self, file: &Path, name: &str) -> BackendResult<WriteOutcome> {
+        let path = self.path_of(name)?;
+        self.create_parent_dirs(name)?;
+        match publish_by_link(file, &path) {
+            Ok(true) => Ok(WriteOutcome::Written),
+            Ok(false) => Ok(WriteOutcome::AlreadyPresent),
+            Err(e) if link_unsupported(&e) => {
+                let data = fs::read(file).map_err(|e| self.err(Op::Read, name, e))?;
+                self.publish(name, &data, false)
+            }
+            Err(e) => Err(self.err(Op::Write, name, e)),
+        }
+    }
+
     fn publish(&self, name: &str, data: &[u8], durable: bool) -> BackendResult<WriteOutcome> {
         let path = self.path_of(name)?;
         // Not needed for correctness (the link below decides), but it spares writing

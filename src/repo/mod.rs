@@ -21,6 +21,7 @@ pub mod id;
 pub mod index;
 pub mod journal;
 pub mod keypool;
+pub mod openpack;
 pub mod pack;
 pub mod pipeline;
 pub mod progress;

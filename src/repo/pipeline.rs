@@ -20,7 +20,7 @@ use super::chunker::Chunker;
 use super::error::{RepoError, RepoResult};
 use super::id::{BlobId, BlobKind, ObjectId};
 use super::index::IndexMap;
-use super::pack::{FinishedPack, PackBuilder, PackEntry, UnnamedPack};
+use super::pack::{ENTRY_LEN, FinishedPack, PackBuilder, PackEntry, UnnamedPack};
 use super::progress::Progress;
 use super::repository::Repository;
 use super::tree::Tree;
@@ -372,70 +372,78 @@ pub fn store_inline(
     prepare_inline(repo, opts, data)?.publish(repo, opts)
 }
 
-/// Small content made ready to store, not stored yet: its chunks and, when some
-/// are new, a finished (encrypted) pack holding them. Dropping it stores
-/// nothing; its pack key is wiped with the pack builder.
+/// Small content made ready to store, not stored yet: its chunks and the new
+/// ones compressed. Dropping it stores nothing.
 pub struct Inline {
     ids: Vec<(BlobId, u32)>,
-    pack: Option<FinishedPack>,
+    blobs: Vec<PreparedBlob>,
+    raw: usize,
 }
 
 /// The CPU half of [`store_inline`]: chunk, name, dedup against what is stored
-/// now, compress and encrypt. [`Inline::publish`] is the I/O half; a blob stored
-/// by someone else in between is then stored twice, which costs space, not
+/// now, compress. [`Inline::publish`] encrypts and stores; a blob stored by
+/// someone else in between is then stored twice, which costs space, not
 /// correctness.
 pub fn prepare_inline(repo: &Repository, opts: &WriteOptions, data: &[u8]) -> RepoResult<Inline> {
     let mut ids = Vec::new();
-    let mut builder: Option<PackBuilder> = None;
+    let mut blobs = Vec::new();
     let mut seen = HashSet::new();
     for chunk in super::chunker::chunk_all(repo.writer().gear_seed, data) {
         let id = repo.hasher().id(&chunk);
         let len = chunk.len() as u32;
         if !seen.contains(&id) && !repo.contains(&id)? {
             seen.insert(id);
-            let blob = prepare(BlobKind::Data, id, chunk, opts.compression_level);
-            let b = match builder.as_mut() {
-                Some(b) => b,
-                None => builder.insert(repo.pack_builder(opts.pack_size, Some(data.len()))?),
-            };
-            b.add(&blob);
+            blobs.push(prepare(BlobKind::Data, id, chunk, opts.compression_level));
         }
         ids.push((id, len));
     }
     Ok(Inline {
         ids,
-        pack: builder.map(PackBuilder::finish),
+        blobs,
+        raw: data.len(),
     })
 }
 
 impl Inline {
-    /// Publishes the pack (quota checked first; journaled when `opts.deferred`)
-    /// and returns the chunks with the bytes stored.
+    /// Stores the new blobs (quota checked first) and returns the chunks with
+    /// the bytes stored. Deferred (the mount): one segment of the drive's open
+    /// pack, journaled; otherwise a pack of their own, fsynced.
     pub fn publish(
         self,
         repo: &Repository,
         opts: &WriteOptions,
     ) -> RepoResult<(Vec<(BlobId, u32)>, u64)> {
-        let Some(pack) = self.pack else {
+        if self.blobs.is_empty() {
             return Ok((self.ids, 0));
-        };
-        let size = pack.bytes.len() as u64;
+        }
         if let Some(q) = opts.quota {
+            // Ciphertexts, tags and table; within a few bytes of what is written.
+            let need: u64 = self
+                .blobs
+                .iter()
+                .map(|b| (b.body.len() + 16 + ENTRY_LEN) as u64 + 16)
+                .sum::<u64>()
+                + 64;
             let used = repo.stored_bytes()?;
-            if used + size > q {
+            if used + need > q {
                 return Err(RepoError::Quota {
                     used,
-                    need: size,
+                    need,
                     quota: q,
                 });
             }
         }
         if opts.deferred {
-            repo.commit_pack_deferred(&pack)?;
-        } else {
-            repo.commit_pack(&pack)?;
+            let stored = repo.append_open(&self.blobs, opts.pack_size)?;
+            return Ok((self.ids, stored));
         }
-        Ok((self.ids, size))
+        let mut builder = repo.pack_builder(opts.pack_size, Some(self.raw))?;
+        for b in &self.blobs {
+            builder.add(b);
+        }
+        let pack = builder.finish();
+        repo.commit_pack(&pack)?;
+        Ok((self.ids, pack.bytes.len() as u64))
     }
 }
 

@@ -29,6 +29,8 @@ use super::keypool::KeyPool;
 use super::pack::{ENTRY_LEN, FinishedPack, PackBuilder, PackEntry};
 use super::wire::Wire;
 
+mod open;
+
 const T_INDEX: &str = "index";
 const T_PACKS: &str = "packs";
 const T_PENDING: &str = "pending";
@@ -39,6 +41,43 @@ const T_RETIRED: &str = "retired";
 /// index copy yet: pack id → u32 n ‖ n × entry. The next snapshot lists them.
 const T_UNLISTED: &str = "unlisted";
 const HEAD: &[u8] = b"head";
+
+/// Decodes a blob table kept in a DB value: `u32 count ‖ count × entry`.
+fn decode_table(value: &[u8], what: &'static str) -> Result<Vec<PackEntry>, String> {
+    let mut w = Wire::new(value, what);
+    let n = w.u32().map_err(|e| e.to_string())?;
+    (0..n)
+        .map(|_| PackEntry::decode(&mut w))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())
+}
+
+/// The journaled DB writes that make a published drive pack visible: its blobs
+/// in `index`, its size in `packs`, its table in `unlisted` (for the next index
+/// copy); the batch requires the pack object.
+fn published_batch(id: ObjectId, size: u64, entries: &[PackEntry]) -> Batch {
+    let mut batch = Batch {
+        requires: vec![pack_name(&id)],
+        ..Batch::default()
+    };
+    let mut pack_value = size.to_be_bytes().to_vec();
+    pack_value.extend_from_slice(&(entries.len() as u32).to_be_bytes());
+    for (i, e) in entries.iter().enumerate() {
+        let loc = BlobLocation {
+            pack: id,
+            entry: *e,
+            index: i as u32,
+        };
+        batch.put(T_INDEX, e.id.0.to_vec(), loc.to_db());
+    }
+    batch.put(T_PACKS, id.0.to_vec(), pack_value);
+    let mut table = (entries.len() as u32).to_be_bytes().to_vec();
+    for e in entries {
+        e.encode(&mut table);
+    }
+    batch.put(T_UNLISTED, id.0.to_vec(), table);
+    batch
+}
 
 /// An open store on the file server (writer side).
 pub struct Repository {
@@ -61,6 +100,15 @@ pub struct Repository {
     journal: Journal,
     keys: KeyPool,
     unsynced: std::sync::Mutex<Vec<String>>,
+    /// The drive's open pack (see `openpack.rs`).
+    open_pack: std::sync::Mutex<Option<super::openpack::OpenPack>>,
+    /// Number of the next open pack.
+    open_next: std::sync::atomic::AtomicU64,
+    /// A handle to the open pack's file for the group commit's fsync, and
+    /// whether its directory entry was synced.
+    open_sync: std::sync::Mutex<Option<(std::fs::File, bool)>>,
+    /// Finished open pack files, removed once no journal batch names them.
+    open_done: std::sync::Mutex<Vec<PathBuf>>,
 }
 
 /// A snapshot as the writer records it locally.
@@ -107,10 +155,15 @@ impl Repository {
             backend,
             journal,
             unsynced: std::sync::Mutex::new(Vec::new()),
+            open_pack: std::sync::Mutex::new(None),
+            open_next: std::sync::atomic::AtomicU64::new(0),
+            open_sync: std::sync::Mutex::new(None),
+            open_done: std::sync::Mutex::new(Vec::new()),
         };
         repo.write_config()?;
         repo.recover_pending()?;
         repo.replay_journal()?;
+        repo.finish_open_packs()?;
         Ok(repo)
     }
 
@@ -165,13 +218,11 @@ impl Repository {
     /// deduplicate against (not a retired one, see [`Self::retire_packs`]).
     pub fn contains(&self, id: &BlobId) -> RepoResult<bool> {
         if !self.any_retired.load(std::sync::atomic::Ordering::Acquire) {
-            return self
-                .index
-                .contains_key(id.0)
-                .map_err(|e| self.db.err(e).into());
+            let indexed = self.index.contains_key(id.0).map_err(|e| self.db.err(e))?;
+            return Ok(indexed || self.open_contains(id));
         }
-        match self.locate(id)? {
-            None => Ok(false),
+        match self.locate_indexed(id)? {
+            None => Ok(self.open_contains(id)),
             Some(loc) => Ok(!self
                 .retired
                 .contains_key(loc.pack.0)
@@ -197,7 +248,18 @@ impl Repository {
     }
 
     /// Where a committed blob is.
+    /// A blob in the drive's open pack is located after closing that pack.
     pub fn locate(&self, id: &BlobId) -> RepoResult<Option<BlobLocation>> {
+        match self.locate_indexed(id)? {
+            None if self.open_contains(id) => {
+                self.close_open_pack()?;
+                self.locate_indexed(id)
+            }
+            found => Ok(found),
+        }
+    }
+
+    fn locate_indexed(&self, id: &BlobId) -> RepoResult<Option<BlobLocation>> {
         match self.index.get(id.0).map_err(|e| self.db.err(e))? {
             None => Ok(None),
             Some(v) => BlobLocation::from_db(&v)
@@ -236,7 +298,8 @@ impl Repository {
 
     /// Bytes of all committed packs.
     pub fn stored_bytes(&self) -> RepoResult<u64> {
-        Ok(self.all_packs()?.iter().map(|(_, s)| s).sum())
+        let packs: u64 = self.all_packs()?.iter().map(|(_, s)| s).sum();
+        Ok(packs + self.open_bytes())
     }
 
     /// Publishes a finished pack durably (see the module docs for the steps).
@@ -313,32 +376,15 @@ impl Repository {
     pub fn commit_pack_deferred(&self, pack: &FinishedPack) -> RepoResult<()> {
         let name = pack_name(&pack.id);
         self.backend.write_unsynced(&name, &pack.bytes)?;
-        let mut batch = Batch {
-            requires: vec![name.clone()],
-            ..Batch::default()
-        };
-        let mut pack_value = (pack.bytes.len() as u64).to_be_bytes().to_vec();
-        pack_value.extend_from_slice(&(pack.entries.len() as u32).to_be_bytes());
-        for (i, e) in pack.entries.iter().enumerate() {
-            let loc = BlobLocation {
-                pack: pack.id,
-                entry: *e,
-                index: i as u32,
-            };
-            batch.put(T_INDEX, e.id.0.to_vec(), loc.to_db());
-        }
-        batch.put(T_PACKS, pack.id.0.to_vec(), pack_value);
-        let mut table = (pack.entries.len() as u32).to_be_bytes().to_vec();
-        for e in &pack.entries {
-            e.encode(&mut table);
-        }
-        batch.put(T_UNLISTED, pack.id.0.to_vec(), table);
+        let batch = published_batch(pack.id, pack.bytes.len() as u64, &pack.entries);
         self.lock_unsynced().push(name);
         self.apply(&batch)
     }
 
     /// Blob tables of the drive's packs that no index copy lists yet.
+    /// The open pack is closed first, so everything sealed so far is listed.
     pub fn unlisted_packs(&self) -> RepoResult<Vec<(ObjectId, Vec<PackEntry>)>> {
+        self.close_open_pack()?;
         let mut out = Vec::new();
         for item in self.db.tree(T_UNLISTED)?.iter() {
             let (key, value) = item.map_err(|e| self.db.err(e))?;
@@ -351,12 +397,7 @@ impl Repository {
                     .try_into()
                     .map_err(|_| damaged("key is not a pack id".into()))?,
             );
-            let mut w = Wire::new(&value, "unlisted pack table");
-            let n = w.u32().map_err(|e| damaged(e.to_string()))?;
-            let entries = (0..n)
-                .map(|_| PackEntry::decode(&mut w))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| damaged(e.to_string()))?;
+            let entries = decode_table(&value, "unlisted pack table").map_err(damaged)?;
             out.push((id, entries));
         }
         Ok(out)
@@ -414,25 +455,44 @@ impl Repository {
     ///
     /// The packs are fsynced first without blocking writers (closes go on); only
     /// the few published meanwhile are synced while the journal is held.
+    ///
+    /// The drive's open pack is closed first (so its key is dropped at least
+    /// this often); finished open pack files go once the journal is empty.
     pub fn group_commit(&self) -> RepoResult<()> {
         let path = self.store.join("journal");
+        self.close_open_pack()?;
+        let done = self.take_open_done();
         let first = std::mem::take(&mut *self.lock_unsynced());
         if let Err(e) = self.sync_packs(&first) {
             self.lock_unsynced().extend(first);
+            self.return_open_done(done);
             return Err(e);
         }
-        self.journal.checkpoint(
+        let committed = self.journal.checkpoint(
             || -> RepoResult<()> {
                 let rest = std::mem::take(&mut *self.lock_unsynced());
                 if let Err(e) = self.sync_packs(&rest) {
                     self.lock_unsynced().extend(rest);
                     return Err(e);
                 }
+                self.sync_open()?;
                 self.db.flush()?;
                 Ok(())
             },
             |e| RepoError::io(&path, "truncate", e),
-        )
+        );
+        match committed {
+            Ok(()) => {
+                for file in done {
+                    let _ = std::fs::remove_file(file);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.return_open_done(done);
+                Err(e)
+            }
+        }
     }
 
     /// Makes pack files and their names durable: an fsync of each pack and once
@@ -470,11 +530,16 @@ impl Repository {
             return Ok(());
         }
         let mut applied = 0usize;
+        let mut open_files = std::collections::HashMap::new();
         'batches: for batch in &batches {
             for name in &batch.requires {
-                let intact = match self.backend.read(name) {
-                    Ok(bytes) => crate::backend::verify::check_object(name, &bytes).is_ok(),
-                    Err(_) => false,
+                let intact = if let Some((n, len)) = super::openpack::parse_requirement(name) {
+                    self.open_requirement_holds(n, len, &mut open_files)
+                } else {
+                    match self.backend.read(name) {
+                        Ok(bytes) => crate::backend::verify::check_object(name, &bytes).is_ok(),
+                        Err(_) => false,
+                    }
                 };
                 if !intact {
                     tracing::warn!(object = %name, "journal names an object lost with power; later writes dropped");

@@ -4,10 +4,11 @@
 //! filled), and between that write and `close()` it still sets owner, mode and
 //! times: two or three round trips during which the daemon would sit idle and a
 //! core is free. So a write that looks like a file's last hands a copy of the
-//! staged tail to a worker thread, which chunks, names, compresses and encrypts
-//! it into a finished pack ([`Inline`]). The FLUSH that follows publishes that pack
-//! if the file has not changed since (same version, same tail); otherwise the work
-//! is dropped and the file is sealed from its staging as before.
+//! staged tail to a worker thread, which chunks, names (keyed hash), checks dedup
+//! and compresses it ([`Inline`]). The FLUSH that follows encrypts and stores that
+//! (a segment of the drive's open pack) if the file has not changed since (same
+//! version, same tail); otherwise the work is dropped and the file is sealed from
+//! its staging as before.
 //!
 //! Nothing is published ahead of FLUSH, so what the store holds and when (the
 //! close() promise) is exactly as without this; a guess that turns out wrong
