@@ -1,6 +1,6 @@
 //! Cryptographic primitives: a small, fenced API in the style of age/rage.
 //!
-//! - [`secret`]: zeroizing containers ([`SecretKey32`], [`SecretBytes`], [`Password`]).
+//! - [`secret`]: zeroizing containers ([`SecretKey32`], [`SecretBytes`], [`Wiped`], [`Password`]).
 //! - [`aead`]: single-shot AES-256-GCM.
 //! - [`envelope`]: RSA-OAEP key wrapping per purpose and multi-recipient [`Envelope`]s.
 //! - [`stream`]: chunked AES-256-GCM (STREAM) with random-access reading.
@@ -25,7 +25,7 @@ pub use aead::{open, seal};
 pub use envelope::{Envelope, VaultPrivateKey, VaultPublicKey, WrapPurpose, unwrap_key, wrap_key};
 pub use error::CryptoError;
 pub use kdf::{KdfParams, derive_key, password_open, password_seal};
-pub use secret::{Password, SecretBytes, SecretKey32, random_bytes};
+pub use secret::{Password, SecretBytes, SecretKey32, Wiped, random_bytes};
 pub use shamir::{Share, combine, split};
 pub use signing::{WriterSigningKey, WriterVerifyingKey};
 pub use stream::{STREAM_CHUNK, StreamReader, StreamWriter};

@@ -76,6 +76,51 @@ impl fmt::Debug for SecretKey32 {
     }
 }
 
+/// A byte buffer of plaintext (file content in flight: staging blocks, pieces
+/// for the write pipeline), wiped on drop.
+///
+/// Unlike `Zeroizing<Vec<u8>>`, whose drop wipes element by element with
+/// volatile writes (about 3 GB/s), this wipes the initialised bytes and the
+/// spare capacity through the `zeroize` crate's slice path (a memset behind an
+/// optimisation barrier): staging hundreds of MB per second, the wipe was 2–5 %
+/// of the daemon's CPU. Not `Debug`.
+pub struct Wiped(Vec<u8>);
+
+impl Wiped {
+    /// Takes ownership of `v`.
+    pub fn new(v: Vec<u8>) -> Wiped {
+        Wiped(v)
+    }
+}
+
+impl std::ops::Deref for Wiped {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Wiped {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
+
+impl AsRef<[u8]> for Wiped {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for Wiped {
+    fn drop(&mut self) {
+        self.0.spare_capacity_mut().zeroize();
+        self.0.as_mut_slice().zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Wiped {}
+
 /// Variable-length secret bytes (decrypted key material, serialized shares,
 /// PKCS#8 private keys).
 pub struct SecretBytes(Zeroizing<Vec<u8>>);

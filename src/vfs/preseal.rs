@@ -18,8 +18,8 @@
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
+use crate::crypto::Wiped;
 use crossbeam_channel::{Sender, TrySendError, bounded};
-use zeroize::Zeroizing;
 
 use crate::repo::pipeline::{Inline, prepare_inline};
 use crate::repo::{RepoError, RepoResult, Repository, WriteOptions};
@@ -37,7 +37,7 @@ pub fn looks_final(len: usize) -> bool {
 }
 
 enum State {
-    Queued(Zeroizing<Vec<u8>>),
+    Queued(Wiped),
     Running,
     Done(RepoResult<Inline>),
     Taken,
@@ -125,12 +125,7 @@ impl PreSealer {
 
     /// Queues the tail `plain` (at `base_len` of content `version`); `None` when
     /// the queue is full.
-    pub fn submit(
-        &self,
-        version: u64,
-        base_len: u64,
-        plain: Zeroizing<Vec<u8>>,
-    ) -> Option<Arc<PreSeal>> {
+    pub fn submit(&self, version: u64, base_len: u64, plain: Wiped) -> Option<Arc<PreSeal>> {
         let job = Arc::new(PreSeal {
             version,
             base_len,

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use zeroize::Zeroizing;
+use crate::crypto::Wiped;
 
 use crate::backend::ReadBackend;
 use crate::crypto::SecretKey32;
@@ -63,7 +63,7 @@ struct State {
     end: u64,
     located: HashMap<BlobId, Located>,
     /// The last chunk decrypted (reads come in blocks smaller than a chunk).
-    last: Option<(BlobId, Zeroizing<Vec<u8>>)>,
+    last: Option<(BlobId, Wiped)>,
 }
 
 /// One write stream's sealed output, as far as it goes.
@@ -132,7 +132,7 @@ impl StreamReadback {
             &ct,
         )
         .map_err(|e| VfsError::Damaged(format!("reading back a streamed chunk: {e}")))?;
-        st.last = Some((*id, Zeroizing::new(plain.expose().to_vec())));
+        st.last = Some((*id, Wiped::new(plain.expose().to_vec())));
         Ok(())
     }
 }
@@ -185,7 +185,7 @@ fn covering(chunks: &[Chunk], start: u64, end: u64) -> impl Iterator<Item = &Chu
 }
 
 impl SealedSource for StreamReadback {
-    fn read(&self, offset: u64, len: usize) -> VfsResult<Zeroizing<Vec<u8>>> {
+    fn read(&self, offset: u64, len: usize) -> VfsResult<Wiped> {
         let end = offset + len as u64;
         if self.readable(offset, end) != Readable::Yes {
             return Err(VfsError::Damaged(
@@ -196,7 +196,7 @@ impl SealedSource for StreamReadback {
         let wanted: Vec<(u64, u32, BlobId)> = covering(&st.chunks, offset, end)
             .map(|c| (c.start, c.len, c.id))
             .collect();
-        let mut out = Zeroizing::new(Vec::with_capacity(len));
+        let mut out = Wiped::new(Vec::with_capacity(len));
         for (start, chunk_len, id) in wanted {
             self.load(&mut st, &id)?;
             let Some((_, plain)) = &st.last else {

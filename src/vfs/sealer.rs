@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
+use crate::crypto::Wiped;
 use crossbeam_channel::{Receiver, Sender, bounded};
-use zeroize::Zeroizing;
 
 use crate::repo::{BlobId, BlobWriter, RepoError, Repository, SealObserver, WriteOptions};
 
@@ -23,7 +23,7 @@ use crate::repo::{BlobId, BlobWriter, RepoError, Repository, SealObserver, Write
 const IN_FLIGHT: usize = 16;
 
 enum Piece {
-    Data(Zeroizing<Vec<u8>>),
+    Data(Wiped),
     End,
 }
 
@@ -116,7 +116,7 @@ impl StreamSealer {
         let Some(tx) = &self.tx else {
             return false;
         };
-        if tx.send(Piece::Data(Zeroizing::new(data.to_vec()))).is_err() {
+        if tx.send(Piece::Data(Wiped::new(data.to_vec()))).is_err() {
             self.tx = None;
             return false;
         }

@@ -24,7 +24,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use zeroize::Zeroizing;
+use crate::crypto::Wiped;
 
 use crate::crypto::{SecretKey32, aead, random_bytes};
 
@@ -74,11 +74,11 @@ impl MemoryBudget {
 /// Where released blocks are read back from (a write stream's sealed output).
 pub trait SealedSource: Send + Sync {
     /// Exactly `len` plaintext bytes at file offset `offset`, all of them sealed.
-    fn read(&self, offset: u64, len: usize) -> VfsResult<Zeroizing<Vec<u8>>>;
+    fn read(&self, offset: u64, len: usize) -> VfsResult<Wiped>;
 }
 
 enum Block {
-    Memory(Zeroizing<Vec<u8>>),
+    Memory(Wiped),
     Spilled([u8; 12]),
     Sealed(Arc<dyn SealedSource>),
 }
@@ -168,10 +168,10 @@ impl Staging {
         Ok(self.spill.as_ref().expect("set above"))
     }
 
-    fn read_block(&self, i: usize) -> VfsResult<Zeroizing<Vec<u8>>> {
+    fn read_block(&self, i: usize) -> VfsResult<Wiped> {
         match self.blocks.get(i).and_then(Option::as_ref) {
-            None => Ok(Zeroizing::new(vec![0u8; BLOCK])),
-            Some(Block::Memory(b)) => Ok(b.clone()),
+            None => Ok(Wiped::new(vec![0u8; BLOCK])),
+            Some(Block::Memory(b)) => Ok(Wiped::new(b.to_vec())),
             Some(Block::Spilled(nonce)) => {
                 let spill = self
                     .spill
@@ -185,7 +185,7 @@ impl Staging {
                 let plain = aead::open(&spill.key, nonce, AAD, &ct).map_err(|_| {
                     VfsError::Damaged("a staging block failed authentication".into())
                 })?;
-                Ok(Zeroizing::new(plain.expose().to_vec()))
+                Ok(Wiped::new(plain.expose().to_vec()))
             }
             Some(Block::Sealed(source)) => {
                 let block = source.read(i as u64 * BLOCK as u64, BLOCK)?;
@@ -199,7 +199,7 @@ impl Staging {
         }
     }
 
-    fn store_block(&mut self, i: usize, data: Zeroizing<Vec<u8>>) -> VfsResult<()> {
+    fn store_block(&mut self, i: usize, data: Wiped) -> VfsResult<()> {
         if self.blocks.len() <= i {
             self.blocks.resize_with(i + 1, || None);
         }
@@ -232,7 +232,7 @@ impl Staging {
             let n = rest.len().min(BLOCK - within);
             let block = if within == 0 && n == BLOCK {
                 // A whole block: copied once, not zeroed first.
-                Zeroizing::new(rest[..n].to_vec())
+                Wiped::new(rest[..n].to_vec())
             } else {
                 let mut block = self.read_block(i)?;
                 block[within..within + n].copy_from_slice(&rest[..n]);

@@ -712,7 +712,7 @@ impl VaultFs {
         let base_len = stream.base_len;
         st.preseal = self
             .presealer
-            .submit(st.version, base_len, zeroize::Zeroizing::new(plain));
+            .submit(st.version, base_len, crate::crypto::Wiped::new(plain));
     }
 
     /// FLUSH (every close of a descriptor): seals the file if it is dirty. When
@@ -801,7 +801,7 @@ impl VaultFs {
         let size = staging.size();
         if size <= INLINE_SEAL {
             // Small files (most office documents): no pipeline threads.
-            let plain = zeroize::Zeroizing::new(staging.read(0, size as usize)?);
+            let plain = crate::crypto::Wiped::new(staging.read(0, size as usize)?);
             return crate::repo::pipeline::store_inline(&self.repo, &self.write, &plain)
                 .map_err(VfsError::from_repo);
         }
@@ -874,7 +874,7 @@ impl VaultFs {
                 .ok()
                 .filter(|plain| plain.len() as u64 == tail)
                 .and_then(|plain| {
-                    let plain = zeroize::Zeroizing::new(plain);
+                    let plain = crate::crypto::Wiped::new(plain);
                     crate::repo::pipeline::store_inline(&self.repo, &self.write, &plain).ok()
                 })
         };
@@ -964,7 +964,7 @@ fn feed_from(sealer: &mut StreamSealer, staging: &Staging, from: u64, to: u64) -
         let n = PIECE.min(to - at);
         match staging.read(at, n as usize) {
             Ok(piece) if piece.len() as u64 == n => {
-                let piece = zeroize::Zeroizing::new(piece);
+                let piece = crate::crypto::Wiped::new(piece);
                 if !sealer.feed(&piece) {
                     return false;
                 }
