@@ -134,3 +134,41 @@ fn no_plaintext_content_reaches_the_disk_and_no_name_leaves_the_machine() {
         small
     );
 }
+
+/// Every blob of a local pack is authenticated on its own when read (AES-GCM,
+/// then its keyed-hash id), so a damaged byte costs the file holding it, not the
+/// other files sealed into the same pack.
+#[test]
+fn a_damaged_byte_in_a_local_pack_refuses_only_the_file_it_belongs_to() {
+    let m = MountedVault::new();
+    let (hit, spared) = (content(7), content(8));
+    fs::write(m.path("hit.bin"), &hit).unwrap();
+    fs::write(m.path("spared.bin"), &spared).unwrap();
+    m.umount();
+
+    let key = m.vault.unlock();
+    let id = bcpvault::repo::id::BlobHasher::new(&key.writer.dedup_key).id(&hit);
+    let spared_id = bcpvault::repo::id::BlobHasher::new(&key.writer.dedup_key).id(&spared);
+    let mut packs = Vec::new();
+    files_below(&m.vault.store.join("repo/data"), &mut packs);
+    let (pack, entry, shared) = packs
+        .iter()
+        .find_map(|p| {
+            let opened = bcpvault::repo::pack::open(&fs::read(p).ok()?, &key.private_key).ok()?;
+            let e = *opened.entries.iter().find(|e| e.id == id)?;
+            let shared = opened.entries.iter().any(|e| e.id == spared_id);
+            Some((p.clone(), e, shared))
+        })
+        .expect("a pack holds the file");
+    assert!(shared, "both small files were sealed into one pack");
+    let mut bytes = fs::read(&pack).unwrap();
+    bytes[(entry.offset + entry.length / 2) as usize] ^= 0x20;
+    fs::remove_file(&pack).unwrap();
+    fs::write(&pack, &bytes).unwrap();
+
+    m.mount();
+    m.unlock();
+    let err = fs::read(m.path("hit.bin")).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(5), "{err}");
+    assert_eq!(fs::read(m.path("spared.bin")).unwrap(), spared);
+}

@@ -122,13 +122,13 @@ impl Drop for Wiped {
 impl ZeroizeOnDrop for Wiped {}
 
 /// Variable-length secret bytes (decrypted key material, serialized shares,
-/// PKCS#8 private keys).
-pub struct SecretBytes(Zeroizing<Vec<u8>>);
+/// PKCS#8 private keys, decrypted chunks), wiped on drop like [`Wiped`].
+pub struct SecretBytes(Wiped);
 
 impl SecretBytes {
     /// Takes ownership of `v`; it is wiped when this value is dropped.
     pub fn new(v: Vec<u8>) -> Self {
-        Self(Zeroizing::new(v))
+        Self(Wiped::new(v))
     }
 
     /// The secret bytes.

@@ -3,16 +3,16 @@
 //!
 //! A chunk is found through a [`BlobSource`]: the writer's index and local store
 //! on the file server, or the index copies and a remote (through its cache) on a
-//! recovery machine. Its pack is read whole once and checked against its SHA-256 name before anything in it
-//! is decrypted; the session key is unwrapped once per pack (an RSA private-key
-//! operation) and kept. Bounded caches: a few verified packs, a few decrypted
-//! chunks. Everything is dropped on seal.
+//! recovery machine. Its pack is read whole once (a remote's through a cache that
+//! checks it against its SHA-256 name); the session key is unwrapped once per
+//! pack (an RSA private-key operation) and kept; every chunk is authenticated by
+//! AES-GCM and checked against its keyed-hash id. Bounded caches: a few packs, a
+//! few decrypted chunks. Everything is dropped on seal.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use crate::backend::ReadBackend;
-use crate::backend::verify::check_object;
 use crate::crypto::SecretBytes;
 use crate::keys::UnlockedVault;
 use crate::repo::id::{BlobHasher, ObjectId, pack_name};
@@ -38,7 +38,11 @@ struct Caches {
 pub trait BlobSource: Send + Sync {
     /// Where blob `id` is stored, if anywhere.
     fn locate(&self, id: &BlobId) -> VfsResult<Option<BlobLocation>>;
-    /// The whole bytes of a pack (`data/<2 hex>/<id>`); the decryptor checks them.
+    /// The whole bytes of a pack (`data/<2 hex>/<id>`). A source that reads from
+    /// a place it does not control checks them against their name (the recovery
+    /// mount's remote cache does, at every read); the local store's packs are
+    /// read as stored. Either way every blob is authenticated (AES-GCM) and its
+    /// plaintext checked against its id when decrypted.
     fn read_pack(&self, name: &str) -> VfsResult<Vec<u8>>;
 }
 
@@ -88,8 +92,6 @@ impl Decryptor {
         }
         let name = pack_name(id);
         let bytes = self.source.read_pack(&name)?;
-        check_object(&name, &bytes)
-            .map_err(|e| VfsError::Damaged(format!("{name}: {e}: tampered or damaged, refused")))?;
         let bytes = Arc::new(bytes);
         let mut c = self.caches();
         if c.packs.len() >= PACKS_KEPT {
