@@ -169,6 +169,19 @@ impl PackBuilder {
         }
     }
 
+    /// The same empty pack, built in `buf` (a written pack's buffer, holding
+    /// nothing but ciphertext) instead of a fresh allocation.
+    pub fn into_buffer(mut self, mut buf: Vec<u8>) -> PackBuilder {
+        if !self.entries.is_empty() {
+            return self;
+        }
+        buf.clear();
+        buf.reserve(self.buf.capacity());
+        buf.extend_from_slice(&self.buf);
+        self.buf = buf;
+        self
+    }
+
     /// Encrypts and appends a blob.
     pub fn add(&mut self, blob: &PreparedBlob) {
         let index = self.entries.len() as u32;
@@ -443,6 +456,28 @@ mod tests {
             let ct = &p.bytes[e.offset as usize..(e.offset + e.length) as usize];
             assert_eq!(opened.blob(i, ct).unwrap().expose(), &blobs[i][..]);
         }
+    }
+
+    #[test]
+    fn a_pack_built_in_a_reused_buffer_holds_nothing_of_the_old_bytes() {
+        let sk = key();
+        let pk = sk.public_key();
+        let old = vec![0xAA; 4096];
+        let mut b = PackBuilder::new(&[&pk], PACK_TARGET)
+            .unwrap()
+            .into_buffer(old);
+        b.add(&prepare(
+            BlobKind::Data,
+            BlobId([9; 32]),
+            b"memo".to_vec(),
+            3,
+        ));
+        let p = b.finish();
+        assert_eq!(&p.bytes[..5], b"BCPK\x01");
+        let opened = open(&p.bytes, sk).unwrap();
+        let e = opened.entries[0];
+        let ct = &p.bytes[e.offset as usize..(e.offset + e.length) as usize];
+        assert_eq!(opened.blob(0, ct).unwrap().expose(), b"memo");
     }
 
     #[test]
