@@ -1,10 +1,10 @@
 //! Pack session keys wrapped ahead of need.
 //!
 //! Every pack has a fresh random session key wrapped with RSA-OAEP to the vault's
-//! public key (see `pack.rs`). The wrap is the most expensive step of sealing a
-//! small file (a 3072-bit modular exponentiation, ~0.15 ms), and the mounted drive
-//! seals one pack per file on the caller's `close()`. The pool moves that work off
-//! the caller's path: a background thread keeps a few keys wrapped in advance and
+//! public key (see `pack.rs`). The wrap (a 3072-bit modular exponentiation, ~0.15
+//! ms) would otherwise sit on the path of whoever starts a pack — a `close()` on
+//! the mounted drive when it opens a new open pack (`openpack.rs`), a pipeline's
+//! packer. The pool moves that work off it: a background thread keeps a few keys wrapped in advance and
 //! [`KeyPool::take`] hands one out. Nothing about the format changes: each key is
 //! still random, used for exactly one pack, and wiped on drop (it lives only in
 //! memory, in a [`SecretKey32`]).
