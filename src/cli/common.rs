@@ -44,3 +44,31 @@ pub fn write_options(profile: &Profile) -> bcpvault::repo::WriteOptions {
         deferred: false,
     }
 }
+
+/// An RFC 3339 time from the daemon as the people at the console read it:
+/// local time to the minute with the zone ("2026-12-04 18:00 +09:00"); the text
+/// as it came when it does not parse.
+pub fn local_minute(rfc3339: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(t) => t
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M %Z")
+            .to_string(),
+        Err(_) => rfc3339.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_minute;
+
+    #[test]
+    fn daemon_times_are_shown_to_the_minute_in_local_time() {
+        let shown = local_minute("2026-12-04T09:00:00.123456789+00:00");
+        // Whatever the local zone, a date, a space, hours:minutes and the zone.
+        assert!(shown.starts_with("2026-12-0"), "{shown}");
+        assert_eq!(shown.as_bytes()[10], b' ', "{shown}");
+        assert!(!shown.contains('T') && !shown.contains(".123"), "{shown}");
+        assert_eq!(local_minute("soon"), "soon");
+    }
+}

@@ -40,7 +40,10 @@ pub fn run(args: StatusArgs) -> Result<()> {
     println!("vault:        {}", s.vault);
     println!("mounted at:   {} (pid {})", s.mountpoint, s.pid);
     match &s.unlocked_until {
-        Some(t) => println!("state:        unlocked until {t}"),
+        Some(t) => println!(
+            "state:        unlocked until {}",
+            super::common::local_minute(t)
+        ),
         None => println!("state:        sealed"),
     }
     println!(

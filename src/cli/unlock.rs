@@ -52,8 +52,9 @@ pub fn run(args: UnlockArgs) -> Result<()> {
                 unlocked_until: Some(until),
                 ..
             } => println!(
-                "{name} approved: vault {} unlocked until {until}",
-                profile.name
+                "{name} approved: vault {} unlocked until {}",
+                profile.name,
+                super::common::local_minute(&until)
             ),
             Response::Approved { have, need, .. } => println!(
                 "{name} approved: {have} of {need} approvals; waiting for another executive"
