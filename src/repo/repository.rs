@@ -42,6 +42,15 @@ const T_RETIRED: &str = "retired";
 const T_UNLISTED: &str = "unlisted";
 const HEAD: &[u8] = b"head";
 
+/// Encodes a blob table for a DB value: `u32 count ‖ count × entry`.
+fn encode_table(entries: &[PackEntry]) -> Vec<u8> {
+    let mut v = (entries.len() as u32).to_be_bytes().to_vec();
+    for e in entries {
+        e.encode(&mut v);
+    }
+    v
+}
+
 /// Decodes a blob table kept in a DB value: `u32 count ‖ count × entry`.
 fn decode_table(value: &[u8], what: &'static str) -> Result<Vec<PackEntry>, String> {
     let mut w = Wire::new(value, what);
@@ -71,11 +80,7 @@ fn published_batch(id: ObjectId, size: u64, entries: &[PackEntry]) -> Batch {
         batch.put(T_INDEX, e.id.0.to_vec(), loc.to_db());
     }
     batch.put(T_PACKS, id.0.to_vec(), pack_value);
-    let mut table = (entries.len() as u32).to_be_bytes().to_vec();
-    for e in entries {
-        e.encode(&mut table);
-    }
-    batch.put(T_UNLISTED, id.0.to_vec(), table);
+    batch.put(T_UNLISTED, id.0.to_vec(), encode_table(entries));
     batch
 }
 

@@ -22,14 +22,6 @@ fn record_key(n: u64, len: u64) -> Vec<u8> {
     k
 }
 
-fn encode_entries(entries: &[PackEntry]) -> Vec<u8> {
-    let mut v = (entries.len() as u32).to_be_bytes().to_vec();
-    for e in entries {
-        e.encode(&mut v);
-    }
-    v
-}
-
 /// One open pack's records: (length after the segment, its entries), in order.
 type Records = Vec<(u64, Vec<PackEntry>)>;
 
@@ -47,6 +39,10 @@ impl Repository {
     /// of this process. The pack is closed once it reaches `pack_size`. Returns
     /// the bytes added.
     pub fn append_open(&self, blobs: &[PreparedBlob], pack_size: usize) -> RepoResult<u64> {
+        if blobs.is_empty() {
+            // A segment lists at least one blob (`segpack.rs`).
+            return Ok(0);
+        }
         let mut guard = self.lock_open();
         let op = match guard.as_mut() {
             Some(op) => op,
@@ -78,11 +74,7 @@ impl Repository {
             requires: vec![openpack::requirement(op.number(), len)],
             ..Batch::default()
         };
-        batch.put(
-            T_OPEN,
-            record_key(op.number(), len),
-            encode_entries(&entries),
-        );
+        batch.put(T_OPEN, record_key(op.number(), len), encode_table(&entries));
         self.apply(&batch)?;
         if len >= pack_size as u64 {
             self.close_locked(&mut guard)?;
