@@ -136,7 +136,9 @@ impl Tree {
         let mut w = Wire::new(bytes, "tree");
         w.magic(MAGIC)?;
         w.version(1)?;
-        let count = w.count(MAX_ENTRIES, 2 + 1 + 24 + 4)?;
+        // The smallest entry: a 1-byte name and a symlink with an empty target
+        // (name length, name, kind, mode/uid/gid, mtime, nanoseconds, target length).
+        let count = w.count(MAX_ENTRIES, 2 + 1 + 1 + 12 + 8 + 4 + 2)?;
         let mut nodes: Vec<Node> = Vec::with_capacity(count);
         for _ in 0..count {
             let name = w.bytes16()?.to_vec();
@@ -192,6 +194,23 @@ fn valid_name(name: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_smallest_possible_entry_round_trips() {
+        let t = Tree {
+            nodes: vec![Node {
+                name: b"a".to_vec(),
+                mode: 0,
+                uid: 0,
+                gid: 0,
+                mtime: 0,
+                mtime_nsec: 0,
+                kind: NodeKind::Symlink { target: Vec::new() },
+            }],
+        };
+        let bytes = t.to_bytes().unwrap();
+        assert_eq!(Tree::from_bytes(&bytes).unwrap(), t);
+    }
 
     fn node(name: &str, kind: NodeKind) -> Node {
         Node {
