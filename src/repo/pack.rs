@@ -392,20 +392,33 @@ pub fn parse_header(header: &[u8], blob_end: usize) -> Result<Vec<PackEntry>, Fo
     w.magic(HEADER_MAGIC)?;
     let n = w.count(MAX_BLOBS, ENTRY_LEN)?;
     let mut entries = Vec::with_capacity(n);
-    let mut expect = PACK_PREFIX as u64;
-    for _ in 0..n {
-        let e = PackEntry::decode(&mut w)?;
-        if u64::from(e.offset) != expect || e.length < 16 {
-            return Err(w.error(format!("blob {} is not where the table says", e.id.short())));
-        }
-        expect += u64::from(e.length);
-        entries.push(e);
-    }
+    let end = decode_tiling(&mut w, n, PACK_PREFIX, &mut entries)?;
     w.finish()?;
-    if expect != blob_end as u64 {
+    if end != blob_end as u64 {
         return Err(w.error("blob table does not cover the blob area"));
     }
     Ok(entries)
+}
+
+/// Reads `n` entries that lie back to back from offset `start` (each at least
+/// a tag long) onto `out`; returns where the last one ends. Both pack versions
+/// check their tables this way.
+pub(crate) fn decode_tiling(
+    w: &mut Wire<'_>,
+    n: usize,
+    start: usize,
+    out: &mut Vec<PackEntry>,
+) -> Result<u64, FormatError> {
+    let mut at = start as u64;
+    for _ in 0..n {
+        let e = PackEntry::decode(w)?;
+        if u64::from(e.offset) != at || e.length < 16 {
+            return Err(w.error(format!("blob {} is not where the table says", e.id.short())));
+        }
+        at += u64::from(e.length);
+        out.push(e);
+    }
+    Ok(at)
 }
 
 impl OpenedPack {

@@ -28,7 +28,7 @@ use crate::crypto::{Envelope, SecretKey32, aead};
 
 use super::blob::{self, PreparedBlob};
 use super::keypool::WrappedKey;
-use super::pack::{ENTRY_LEN, PackEntry, PackOpenError};
+use super::pack::{ENTRY_LEN, PackEntry, PackOpenError, decode_tiling};
 use super::wire::{FormatError, Wire};
 
 const MAGIC: &[u8; 4] = b"BCPK";
@@ -231,16 +231,7 @@ pub fn open_tables(
                 .error(format!("segment {} lists no blob", s.number))
                 .into());
         }
-        let mut at = s.blobs.start as u64;
-        for _ in 0..n {
-            let e = PackEntry::decode(&mut w)?;
-            if u64::from(e.offset) != at || e.length < 16 {
-                let problem = format!("blob {} is not where the table says", e.id.short());
-                return Err(w.error(problem).into());
-            }
-            at += u64::from(e.length);
-            entries.push(e);
-        }
+        let at = decode_tiling(&mut w, n, s.blobs.start, &mut entries)?;
         w.finish()?;
         if at != s.blobs.end as u64 {
             let problem = format!("segment {} table does not cover its blob area", s.number);
