@@ -102,24 +102,6 @@ pub struct FinishedPack {
     pub entries: Vec<PackEntry>,
 }
 
-/// A pack with every byte in place but not named yet: naming hashes the whole
-/// object, which the write pipeline does on its writer thread, not the packer's.
-pub struct UnnamedPack {
-    bytes: Vec<u8>,
-    entries: Vec<PackEntry>,
-}
-
-impl UnnamedPack {
-    /// Names the pack by the SHA-256 of its bytes.
-    pub fn named(self) -> FinishedPack {
-        FinishedPack {
-            id: ObjectId::of(&self.bytes),
-            bytes: self.bytes,
-            entries: self.entries,
-        }
-    }
-}
-
 /// Assembles one pack; blobs are encrypted as they are added.
 pub struct PackBuilder {
     key: SecretKey32,
@@ -224,12 +206,7 @@ impl PackBuilder {
     }
 
     /// Appends header, envelope and trailer; names the pack.
-    pub fn finish(self) -> FinishedPack {
-        self.finish_unnamed().named()
-    }
-
-    /// Appends header, envelope and trailer, leaving the naming to the caller.
-    pub fn finish_unnamed(mut self) -> UnnamedPack {
+    pub fn finish(mut self) -> FinishedPack {
         let mut header = Vec::with_capacity(8 + self.entries.len() * ENTRY_LEN);
         header.extend_from_slice(HEADER_MAGIC);
         header.extend_from_slice(&(self.entries.len() as u32).to_be_bytes());
@@ -244,7 +221,8 @@ impl PackBuilder {
         self.buf
             .extend_from_slice(&(self.envelope.len() as u32).to_be_bytes());
         self.buf.extend_from_slice(MAGIC);
-        UnnamedPack {
+        FinishedPack {
+            id: ObjectId::of(&self.buf),
             bytes: self.buf,
             entries: self.entries,
         }

@@ -3,7 +3,7 @@
 //! ```text
 //! caller thread ── chunk + HMAC + dedup ──▶ [jobs, 4] ──▶ workers: zstd ──▶
 //!   [blobs, 4] ──▶ packer: AES-GCM into a pack ──▶ [packs, 0] ──▶ writer:
-//!   name (SHA-256), quota check, publish, index (fsync)
+//!   quota check, publish, index (fsync)
 //! ```
 //! Channels are bounded (the pack hand-off is a rendezvous), so at most a few
 //! chunks (≤ 4 MiB each) and two packs (one filling, one being written) are
@@ -20,7 +20,7 @@ use super::chunker::Chunker;
 use super::error::{RepoError, RepoResult};
 use super::id::{BlobId, BlobKind, ObjectId};
 use super::index::IndexMap;
-use super::pack::{ENTRY_LEN, FinishedPack, PackBuilder, PackEntry, UnnamedPack};
+use super::pack::{ENTRY_LEN, FinishedPack, PackBuilder, PackEntry};
 use super::progress::Progress;
 use super::repository::Repository;
 use super::tree::Tree;
@@ -113,7 +113,7 @@ impl<'r> BlobWriter<'r> {
             .clamp(1, 8);
         let (job_tx, job_rx) = bounded::<Job>(4);
         let (blob_tx, blob_rx) = bounded::<PreparedBlob>(4);
-        let (pack_tx, pack_rx) = bounded::<(UnnamedPack, SecretKey32)>(0);
+        let (pack_tx, pack_rx) = bounded::<(FinishedPack, SecretKey32)>(0);
         // Written packs' buffers go back to the packer (ciphertext only): a fresh
         // 20 MiB buffer per pack cost a page fault per 4 KiB.
         let (spare_tx, spare_rx) = bounded::<Vec<u8>>(1);
@@ -291,7 +291,7 @@ fn pack(
     repo: &Repository,
     target: usize,
     rx: Receiver<PreparedBlob>,
-    tx: Sender<(UnnamedPack, SecretKey32)>,
+    tx: Sender<(FinishedPack, SecretKey32)>,
     spare: Receiver<Vec<u8>>,
 ) -> RepoResult<()> {
     let mut current: Option<PackBuilder> = None;
@@ -322,16 +322,16 @@ fn pack(
 
 /// The finished pack with a copy of its session key (for a [`SealObserver`];
 /// wiped on drop either way).
-fn finish(builder: PackBuilder) -> (UnnamedPack, SecretKey32) {
+fn finish(builder: PackBuilder) -> (FinishedPack, SecretKey32) {
     let key = builder.key_copy();
-    (builder.finish_unnamed(), key)
+    (builder.finish(), key)
 }
 
 fn write(
     repo: &Repository,
     opts: &WriteOptions,
     observer: Option<&dyn SealObserver>,
-    rx: Receiver<(UnnamedPack, SecretKey32)>,
+    rx: Receiver<(FinishedPack, SecretKey32)>,
     spare: Sender<Vec<u8>>,
 ) -> RepoResult<(IndexMap, u64)> {
     let (quota, deferred) = (opts.quota, opts.deferred);
@@ -343,7 +343,6 @@ fn write(
     let mut map = IndexMap::default();
     let mut stored = 0u64;
     for (pack, key) in rx {
-        let pack = pack.named();
         let size = pack.bytes.len() as u64;
         if let Some(q) = quota
             && used + size > q
