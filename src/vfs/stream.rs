@@ -114,6 +114,12 @@ pub struct WriteStream {
 }
 
 impl WriteStream {
+    /// Whether the stream has all of a file of `size` bytes, written front to
+    /// back with no hole: only then can it seal the file.
+    pub fn covers(&self, size: u64) -> bool {
+        self.prefix.end() == size && self.prefix.is_whole()
+    }
+
     /// Releases the staging blocks the stream has sealed since the last call, in
     /// order, stopping at the first one not sealed yet. Blocks touching a dedup
     /// hit stay staged for good; so does a block straddling the stream's origin.

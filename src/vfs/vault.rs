@@ -698,12 +698,7 @@ impl VaultFs {
         let Some(tail) = size.checked_sub(stream.base_len) else {
             return;
         };
-        if stream.sealer.is_some()
-            || tail == 0
-            || tail > PRESEAL_MAX
-            || stream.prefix.end() != size
-            || !stream.prefix.is_whole()
-        {
+        if stream.sealer.is_some() || tail == 0 || tail > PRESEAL_MAX || !stream.covers(size) {
             return;
         }
         let Ok(plain) = staging.read(stream.base_len, tail as usize) else {
@@ -836,8 +831,7 @@ impl VaultFs {
         };
         let preseal = preseal.take();
         let tail = size.checked_sub(stream.base_len)?;
-        let whole = stream.prefix.end() == size && stream.prefix.is_whole();
-        let sealed = if !whole {
+        let sealed = if !stream.covers(size) {
             None
         } else if let Some(sealer) = stream.sealer.take() {
             match sealer.finish() {
