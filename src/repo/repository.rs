@@ -51,6 +51,13 @@ fn encode_table(entries: &[PackEntry]) -> Vec<u8> {
     v
 }
 
+/// A `packs` row: pack size u64 ‖ blob count u32.
+fn pack_row(size: u64, blobs: usize) -> Vec<u8> {
+    let mut v = size.to_be_bytes().to_vec();
+    v.extend_from_slice(&(blobs as u32).to_be_bytes());
+    v
+}
+
 /// Decodes a blob table kept in a DB value: `u32 count ‖ count × entry`.
 fn decode_table(value: &[u8], what: &'static str) -> Result<Vec<PackEntry>, String> {
     let mut w = Wire::new(value, what);
@@ -69,8 +76,6 @@ fn published_batch(id: ObjectId, size: u64, entries: &[PackEntry]) -> Batch {
         requires: vec![pack_name(&id)],
         ..Batch::default()
     };
-    let mut pack_value = size.to_be_bytes().to_vec();
-    pack_value.extend_from_slice(&(entries.len() as u32).to_be_bytes());
     for (i, e) in entries.iter().enumerate() {
         let loc = BlobLocation {
             pack: id,
@@ -79,7 +84,7 @@ fn published_batch(id: ObjectId, size: u64, entries: &[PackEntry]) -> Batch {
         };
         batch.put(T_INDEX, e.id.0.to_vec(), loc.to_db());
     }
-    batch.put(T_PACKS, id.0.to_vec(), pack_value);
+    batch.put(T_PACKS, id.0.to_vec(), pack_row(size, entries.len()));
     batch.put(T_UNLISTED, id.0.to_vec(), encode_table(entries));
     batch
 }
@@ -323,8 +328,7 @@ impl Repository {
     }
 
     fn finish_pending(&self, id: ObjectId, entries: &[PackEntry], size: u64) -> RepoResult<()> {
-        let mut pack_value = size.to_be_bytes().to_vec();
-        pack_value.extend_from_slice(&(entries.len() as u32).to_be_bytes());
+        let pack_value = pack_row(size, entries.len());
         (&self.index, &self.packs, &self.pending)
             .transaction(|(index, packs, pending)| {
                 for (i, e) in entries.iter().enumerate() {
