@@ -320,6 +320,37 @@ fn build_pack(blobs: &[(BlobKind, BlobId, Vec<u8>)]) -> FinishedPack {
     b.finish()
 }
 
+/// Opens `p` with the vault key: its table is `p.entries` and blob i decrypts
+/// to `blobs[i]`'s data.
+fn assert_opens_to(
+    p: &FinishedPack,
+    blobs: &[(BlobKind, BlobId, Vec<u8>)],
+) -> Result<(), TestCaseError> {
+    let opened = pack::open(&p.bytes, vault_key()).unwrap();
+    prop_assert_eq!(&opened.entries, &p.entries);
+    for (i, (e, (_, _, data))) in opened.entries.iter().zip(blobs).enumerate() {
+        let ct = &p.bytes[e.offset as usize..(e.offset + e.length) as usize];
+        let plain = opened.blob(i, ct).unwrap();
+        prop_assert_eq!(plain.expose(), &data[..]);
+    }
+    Ok(())
+}
+
+/// Parses (possibly mutated) pack bytes as far as they go, within the
+/// allocation bound: layout, open, every blob (none may panic).
+fn open_every_blob(bytes: &[u8]) {
+    let n = bytes.len();
+    let _ = bounded(n, || pack::layout(bytes));
+    if let Ok(opened) = bounded(n, || pack::open(bytes, vault_key())) {
+        for (i, e) in opened.entries.iter().enumerate() {
+            let ct = bytes
+                .get(e.offset as usize..e.offset as usize + e.length as usize)
+                .expect("an opened pack's entries lie inside it");
+            let _ = opened.blob(i, ct);
+        }
+    }
+}
+
 /// The decrypted pack header for `entries` (format in `pack.rs`).
 fn pack_header(entries: &[PackEntry]) -> Vec<u8> {
     let mut h = b"BCPH".to_vec();
@@ -562,13 +593,7 @@ proptest! {
         let l = pack::layout(&p.bytes).unwrap();
         let blob_area: usize = p.entries.iter().map(|e| e.length as usize).sum();
         prop_assert_eq!(l.header_offset(), Some(PACK_PREFIX + blob_area));
-        let opened = pack::open(&p.bytes, vault_key()).unwrap();
-        prop_assert_eq!(&opened.entries, &p.entries);
-        for (i, (e, (_, _, data))) in opened.entries.iter().zip(&blobs).enumerate() {
-            let ct = &p.bytes[e.offset as usize..(e.offset + e.length) as usize];
-            let plain = opened.blob(i, ct).unwrap();
-            prop_assert_eq!(plain.expose(), &data[..]);
-        }
+        assert_opens_to(&p, &blobs)?;
         let header = pack_header(&p.entries);
         prop_assert_eq!(pack::parse_header(&header, l.header_offset().unwrap()).unwrap(), p.entries);
     }
@@ -576,17 +601,7 @@ proptest! {
     #[test]
     fn pack_mutations_never_panic(blobs in pack_blobs(), ms in mutations()) {
         let p = build_pack(&blobs);
-        let bytes = apply(p.bytes.clone(), &ms);
-        let n = bytes.len();
-        let _ = bounded(n, || pack::layout(&bytes));
-        if let Ok(opened) = bounded(n, || pack::open(&bytes, vault_key())) {
-            for (i, e) in opened.entries.iter().enumerate() {
-                let ct = bytes
-                    .get(e.offset as usize..e.offset as usize + e.length as usize)
-                    .expect("an opened pack's entries lie inside it");
-                let _ = opened.blob(i, ct);
-            }
-        }
+        open_every_blob(&apply(p.bytes.clone(), &ms));
         let blob_end = pack::layout(&p.bytes).unwrap().header_offset().unwrap();
         let header = apply(pack_header(&p.entries), &ms);
         let _ = bounded(header.len(), || pack::parse_header(&header, blob_end));
@@ -907,13 +922,7 @@ proptest! {
         let l = pack::layout(&p.bytes).unwrap();
         prop_assert_eq!(l.header_offset(), None);
         prop_assert_eq!(l.segments().len(), ends.len());
-        let opened = pack::open(&p.bytes, vault_key()).unwrap();
-        prop_assert_eq!(&opened.entries, &p.entries);
-        for (i, (e, (_, _, data))) in opened.entries.iter().zip(&blobs).enumerate() {
-            let ct = &p.bytes[e.offset as usize..(e.offset + e.length) as usize];
-            let plain = opened.blob(i, ct).unwrap();
-            prop_assert_eq!(plain.expose(), &data[..]);
-        }
+        assert_opens_to(&p, &blobs)?;
         for &end in &ends {
             let prefix = pack::open(&p.bytes[..end], vault_key()).unwrap();
             let inside = p.entries.iter().filter(|e| (e.offset + e.length) as usize <= end);
@@ -928,17 +937,7 @@ proptest! {
         ms in mutations(),
     ) {
         let (p, _) = build_segmented(&blobs, &cuts);
-        let bytes = apply(p.bytes.clone(), &ms);
-        let n = bytes.len();
-        let _ = bounded(n, || pack::layout(&bytes));
-        if let Ok(opened) = bounded(n, || pack::open(&bytes, vault_key())) {
-            for (i, e) in opened.entries.iter().enumerate() {
-                let ct = bytes
-                    .get(e.offset as usize..e.offset as usize + e.length as usize)
-                    .expect("an opened pack's entries lie inside it");
-                let _ = opened.blob(i, ct);
-            }
-        }
+        open_every_blob(&apply(p.bytes.clone(), &ms));
     }
 }
 
