@@ -153,11 +153,6 @@ fn frame(body: &[u8]) -> Vec<u8> {
 
 /// Splits a journal file into the batches of its intact prefix.
 pub fn parse(bytes: &[u8]) -> Vec<Batch> {
-    parse_prefix(bytes).0
-}
-
-/// The batches of the intact prefix and its length in bytes.
-fn parse_prefix(bytes: &[u8]) -> (Vec<Batch>, usize) {
     let mut out = Vec::new();
     let mut rest = bytes;
     while rest.len() >= 12 {
@@ -174,8 +169,7 @@ fn parse_prefix(bytes: &[u8]) -> (Vec<Batch>, usize) {
         }
         rest = &rest[12 + len..];
     }
-    let used = bytes.len() - rest.len();
-    (out, used)
+    out
 }
 
 /// The open journal file.
