@@ -41,15 +41,10 @@ pub fn parse_requirement(name: &str) -> Option<(u64, u64)> {
     Some((n.parse().ok()?, len.parse().ok()?))
 }
 
-/// Whether the open pack file at `path` is a whole segmented pack at `len`
-/// bytes (checked without the key: trailers walk back to the envelope).
-pub fn intact_at(path: &Path, len: u64) -> bool {
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            bytes.len() as u64 >= len && super::pack::layout(&bytes[..len as usize]).is_ok()
-        }
-        Err(_) => false,
-    }
+/// Whether the bytes of an open pack file hold a whole segmented pack in their
+/// first `len` bytes (checked without the key: trailers walk back to the envelope).
+pub fn whole_at(bytes: &[u8], len: u64) -> bool {
+    bytes.len() as u64 >= len && super::pack::layout(&bytes[..len as usize]).is_ok()
 }
 
 /// Finishes an open pack file left by a crash: cut to `len` (after its last

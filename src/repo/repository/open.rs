@@ -173,12 +173,7 @@ impl Repository {
         let bytes = files
             .entry(n)
             .or_insert_with(|| std::fs::read(self.open_dir().join(n.to_string())).ok());
-        match bytes {
-            Some(b) if b.len() as u64 >= len => {
-                super::super::pack::layout(&b[..len as usize]).is_ok()
-            }
-            _ => false,
-        }
+        bytes.as_deref().is_some_and(|b| openpack::whole_at(b, len))
     }
 
     /// Finishes the open packs a crash left (their records are in the DB after
