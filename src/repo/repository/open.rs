@@ -99,19 +99,34 @@ impl Repository {
             let _ = std::fs::remove_file(&closed.path);
             return Ok(());
         }
-        let closed = op.close();
-        let name = pack_name(&closed.id);
-        self.backend.adopt_unsynced(&closed.path, &name)?;
-        let mut batch = published_batch(closed.id, closed.size, &closed.entries);
-        for end in &closed.ends {
-            batch.delete(T_OPEN, record_key(closed.n, *end));
+        let c = op.close();
+        self.publish_open(c.n, c.path, c.id, c.size, &c.entries, c.ends)
+    }
+
+    /// Publishes a finished open pack under its hash and indexes it, in one
+    /// batch that also drops its `open` records (the lengths `ends`); its file
+    /// goes once the journal no longer names it.
+    fn publish_open(
+        &self,
+        n: u64,
+        path: PathBuf,
+        id: ObjectId,
+        size: u64,
+        entries: &[PackEntry],
+        ends: impl IntoIterator<Item = u64>,
+    ) -> RepoResult<()> {
+        let name = pack_name(&id);
+        self.backend.adopt_unsynced(&path, &name)?;
+        let mut batch = published_batch(id, size, entries);
+        for end in ends {
+            batch.delete(T_OPEN, record_key(n, end));
         }
         self.lock_unsynced().push(name);
         self.apply(&batch)?;
         self.open_done
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(closed.path);
+            .push(path);
         Ok(())
     }
 
@@ -234,15 +249,16 @@ impl Repository {
         let whole = records
             .iter()
             .rposition(|(len, _)| self.open_requirement_holds(n, *len, &mut files));
-        let mut batch = Batch::default();
-        for (len, _) in records {
-            batch.delete(T_OPEN, record_key(n, *len));
-        }
+        let ends = records.iter().map(|(len, _)| *len);
         let Some(last) = whole else {
             tracing::warn!(
                 pack = n,
                 "an open pack was lost with power; its files are gone"
             );
+            let mut batch = Batch::default();
+            for end in ends {
+                batch.delete(T_OPEN, record_key(n, end));
+            }
             return self.apply(&batch);
         };
         if last + 1 < records.len() {
@@ -255,21 +271,11 @@ impl Repository {
         let size = records[last].0;
         let id = openpack::finish_file(&path, size)
             .map_err(|e| RepoError::io(&path, "finish an open pack", e))?;
-        let name = pack_name(&id);
-        self.backend.adopt_unsynced(&path, &name)?;
         let entries: Vec<PackEntry> = records[..=last]
             .iter()
             .flat_map(|(_, e)| e.iter().copied())
             .collect();
         tracing::info!(pack = %id.short(), blobs = entries.len(), "finished an open pack a crash left");
-        let mut finished = published_batch(id, size, &entries);
-        finished.ops.extend(batch.ops);
-        self.lock_unsynced().push(name);
-        self.apply(&finished)?;
-        self.open_done
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(path);
-        Ok(())
+        self.publish_open(n, path, id, size, &entries, ends)
     }
 }
