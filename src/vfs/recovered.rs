@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
 
-use crate::backend::verify::check_object;
 use crate::backend::{CachingBackend, ReadBackend, RemoteBackend};
 use crate::keys::{RecoveryBundle, UnlockedVault};
 use crate::repo::BlobId;
@@ -86,9 +85,8 @@ impl BlobSource for RemoteSource {
         let mut uncovered = self.uncovered.lock().unwrap_or_else(|p| p.into_inner());
         while let Some(pack) = uncovered.pop() {
             let name = pack_name(&pack);
+            // read_pack's cache has checked the bytes against the name.
             let opened = self.read_pack(&name).and_then(|bytes| {
-                check_object(&name, &bytes)
-                    .map_err(|e| VfsError::Damaged(format!("{e}: tampered or damaged, refused")))?;
                 crate::repo::pack::open(&bytes, &self.key.private_key)
                     .map_err(|e| VfsError::Damaged(format!("{name}: {e}")))
             });
