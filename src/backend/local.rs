@@ -424,7 +424,16 @@ impl LocalBackend {
     pub fn adopt_unsynced(&self, file: &Path, name: &str) -> BackendResult<WriteOutcome> {
         let path = self.path_of(name)?;
         self.create_parent_dirs(name)?;
-        match publish_by_link(file, &path) {
+        let linked = match publish_by_link(file, &path) {
+            // A directory removed behind our back (as in `publish`): make it again.
+            Err(e) if e.kind() == ErrorKind::NotFound && file.exists() => {
+                self.forget_dirs();
+                self.create_parent_dirs(name)?;
+                publish_by_link(file, &path)
+            }
+            other => other,
+        };
+        match linked {
             Ok(true) => Ok(WriteOutcome::Written),
             Ok(false) => Ok(WriteOutcome::AlreadyPresent),
             Err(e) if link_unsupported(&e) => {
